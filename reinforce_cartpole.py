@@ -18,8 +18,12 @@ Dimensions in the shape comments:
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
+import pickle
 import random
+import signal
 import sys
 import time
 from collections import deque
@@ -34,6 +38,7 @@ import tyro
 from torch.distributions import Categorical
 from torch.utils.tensorboard import SummaryWriter
 
+SCRIPT = Path(__file__).stem
 SOLVED_RETURN = 475.0  # CartPole-v1's own "solved" threshold (gymnasium's reward_threshold)
 
 
@@ -64,6 +69,18 @@ class Args:
     """name of this run; default: <script>__seed<seed>__<unix time>"""
     torch_threads: int = 1
     """CPU threads for PyTorch; 1 is fastest for networks this small"""
+    checkpoint_every: int = 1_000_000
+    """write RUN_DIR/RUN_NAME/checkpoint.pt every this many environment steps
+    (0: only at the end and when interrupted)"""
+    resume: str | None = None
+    """continue from a checkpoint file or a run directory; the run keeps the
+    arguments it was started with"""
+    eval_only: bool = False
+    """with --resume: evaluate the saved policy and exit, without training"""
+    eval_episodes: int = 20
+    """episodes for --eval-only and for the evaluation at the end of a run"""
+    capture_video: bool = False
+    """record evaluation episodes (the first 3) as MP4 in RUN_DIR/RUN_NAME/videos/"""
 
 
 def validate(args: Args) -> None:
@@ -85,6 +102,17 @@ def validate(args: Args) -> None:
         raise ValueError(f"--hidden-size must be at least 1 (got {args.hidden_size})")
     if args.torch_threads < 1:
         raise ValueError(f"--torch-threads must be at least 1 (got {args.torch_threads})")
+    if args.checkpoint_every < 0:
+        raise ValueError(f"--checkpoint-every must be >= 0 (got {args.checkpoint_every})")
+    if args.eval_episodes < 1:
+        raise ValueError(f"--eval-episodes must be at least 1 (got {args.eval_episodes})")
+    if args.eval_only and args.resume is None:
+        raise ValueError("--eval-only needs --resume PATH: the checkpoint to evaluate")
+    if args.resume is not None and not find_checkpoint(args.resume).exists():
+        raise ValueError(f"--resume: no checkpoint at {find_checkpoint(args.resume)}")
+    missing = [m for m in ("pygame", "imageio_ffmpeg") if importlib.util.find_spec(m) is None]
+    if args.capture_video and missing:
+        raise ValueError(f"--capture-video needs {' and '.join(missing)}: pip install -r requirements.txt")
 
 
 # ==============================================================================
@@ -159,18 +187,160 @@ def reinforce_loss(log_probs: torch.Tensor, returns: torch.Tensor) -> torch.Tens
 
 
 # ==============================================================================
+# Checkpoints, evaluation and video
+# ==============================================================================
+def find_checkpoint(path: str | Path) -> Path:
+    """A checkpoint file, or the checkpoint.pt inside a run directory."""
+    path = Path(path)
+    return path / "checkpoint.pt" if path.is_dir() else path
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Write to a temporary file, then rename: a crash mid-write never leaves a
+    broken file in place of the last good checkpoint (os.replace is atomic)."""
+    temporary = path.with_name(path.name + ".tmp")
+    torch.save(state, temporary)
+    os.replace(temporary, path)
+
+
+def load_checkpoint(path: str | Path, nets: dict[str, nn.Module] | None = None) -> dict:
+    """Read a checkpoint of this script; load the networks in `nets` if given.
+
+    A checkpoint is a pickle (it holds RNG and environment state): load only
+    files you trust.
+    """
+    path = find_checkpoint(path)
+    try:
+        state = torch.load(path, weights_only=False)
+    except Exception as error:
+        raise ValueError(f"--resume: cannot read {path} as a checkpoint ({error})") from None
+    if not isinstance(state, dict) or state.get("script") != SCRIPT:
+        written_by = state.get("script", "something else") if isinstance(state, dict) else "something else"
+        raise ValueError(f"--resume: {path} was written by {written_by}, not by {SCRIPT}")
+    for name, net in (nets or {}).items():
+        try:
+            net.load_state_dict(state["nets"][name])
+        except (KeyError, RuntimeError):
+            raise ValueError(
+                f"--resume: the {name} network in {path} does not fit this script's "
+                f"(saved with --hidden-size {state['args'].get('hidden_size')})"
+            ) from None
+    return state
+
+
+def check_finite(step: int, **quantities: torch.Tensor) -> None:
+    """Stop with a clear message if a loss, gradient norm or parameter is NaN or inf."""
+    for name, value in quantities.items():
+        if not torch.isfinite(value).all():
+            raise FloatingPointError(
+                f"{name} is not finite at step {step:,}; stopped. The last "
+                f"good checkpoint is kept; try a lower --learning-rate"
+            )
+
+
+def named_parameters(nets: dict[str, nn.Module]):
+    return ((f"{net_name}.{name}", p) for net_name, net in nets.items() for name, p in net.named_parameters())
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: int = 50) -> None:
+    """Frames (H, W, 3) uint8 to an MP4 file (imageio with its bundled ffmpeg)."""
+    import imageio.v2 as imageio  # only needed for --capture-video
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # macro_block_size=1: CartPole's 600x400 frames need no padding
+    imageio.mimwrite(path, frames, fps=fps, macro_block_size=1)
+
+
+def evaluate(policy: Policy, num_episodes: int, seed: int, video_dir: Path | None = None) -> list[float]:
+    """Returns of `num_episodes` episodes with the most likely action, on a
+    separate env. With video_dir, the first 3 episodes are recorded as MP4."""
+    if video_dir is not None:
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame draws off-screen, no display
+    env = gym.make("CartPole-v1", render_mode="rgb_array" if video_dir else None)
+    episode_returns = []
+    for episode in range(num_episodes):
+        observation, _ = env.reset(seed=seed + episode)
+        record = video_dir is not None and episode < 3
+        frames = [env.render()] if record else []
+        episode_return, done = 0.0, False
+        while not done:
+            with torch.no_grad():
+                action = policy(torch.as_tensor(observation)).probs.argmax().item()
+            observation, reward, terminated, truncated, _ = env.step(action)
+            episode_return += float(reward)
+            done = terminated or truncated
+            if record:
+                frames.append(env.render())
+        episode_returns.append(episode_return)
+        if record:
+            write_video(video_dir / f"eval_episode_{episode}.mp4", frames)
+    env.close()
+    return episode_returns
+
+
+def evaluate_checkpoint(args: Args) -> dict:
+    """--eval-only: the saved policy's mean return with a 95% confidence interval."""
+    state = load_checkpoint(args.resume)
+    saved = Args(**state["args"])
+    policy = Policy(4, 2, saved.hidden_size)  # CartPole: 4 observations, 2 actions
+    load_checkpoint(args.resume, {"policy": policy})
+    video_dir = find_checkpoint(args.resume).parent / "videos" if args.capture_video else None
+    returns = np.array(evaluate(policy, args.eval_episodes, seed=args.seed + 10_000, video_dir=video_dir))
+    half_width = 1.96 * returns.std(ddof=1) / np.sqrt(len(returns)) if len(returns) > 1 else float("nan")
+    print(
+        f"{len(returns)} episodes from step {state['global_step']:,}: mean return "
+        f"{returns.mean():.1f} +- {half_width:.1f} (95% CI), min {returns.min():.0f}, max {returns.max():.0f}"
+        + (f"; videos in {video_dir}" if video_dir else "")
+    )
+    return {"mean_return": float(returns.mean()), "ci95": float(half_width), "returns": returns.tolist()}
+
+
+class StopRequest:
+    """Ctrl-C (SIGINT) or SIGTERM asks the loop to stop after the current
+    iteration and checkpoint; a second Ctrl-C exits at once."""
+
+    def __init__(self):
+        self.signal_number = 0
+        self.previous = {}
+
+    def __enter__(self):
+        for number in (signal.SIGINT, signal.SIGTERM):
+            self.previous[number] = signal.signal(number, self.handle)
+        return self
+
+    def handle(self, number, frame):
+        self.signal_number = number
+        print(f"\n{signal.Signals(number).name}: finishing this iteration, then checkpointing "
+              "(Ctrl-C again to quit at once)", flush=True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # the next Ctrl-C raises
+
+    def __exit__(self, *exc):
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+
+
+# ==============================================================================
 # Training loop
 # ==============================================================================
 def train(args: Args) -> dict:
-    """Train a policy with `args`; returns a summary of the run."""
+    """Train a policy with `args` (or continue the run `args.resume`); returns a summary."""
     validate(args)
-    run_name = args.run_name or f"{Path(__file__).stem}__seed{args.seed}__{int(time.time())}"
-    run_path = Path(args.run_dir) / run_name
-    writer = SummaryWriter(str(run_path))
-    writer.add_text(
-        "hyperparameters",
-        "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in asdict(args).items()),
-    )
+    checkpoint = None
+    if args.resume is not None:  # continue: the saved arguments, the same run directory
+        checkpoint = load_checkpoint(args.resume)
+        args = Args(**{**checkpoint["args"], "resume": args.resume})
+        run_path = find_checkpoint(args.resume).parent
+    else:
+        run_name = args.run_name or f"{SCRIPT}__seed{args.seed}__{int(time.time())}"
+        run_path = Path(args.run_dir) / run_name
+    # purge_step: after a crash, drop any point logged past the checkpoint so
+    # the curves continue without duplicates.
+    writer = SummaryWriter(str(run_path), purge_step=checkpoint["global_step"] + 1 if checkpoint else None)
+    if checkpoint is None:
+        writer.add_text(
+            "hyperparameters",
+            "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in asdict(args).items()),
+        )
 
     # Seeding: Python, NumPy and PyTorch here; the environments at their first reset.
     random.seed(args.seed)
@@ -183,7 +353,9 @@ def train(args: Args) -> dict:
     O = envs.single_observation_space.shape[0]
     A = envs.single_action_space.n
     policy = Policy(O, A, args.hidden_size)
-    optimizer = torch.optim.Adam(policy.parameters(), lr=args.learning_rate)
+    nets = {"policy": policy}  # what a checkpoint saves
+    parameters = [p for net in nets.values() for p in net.parameters()]
+    optimizer = torch.optim.Adam(parameters, lr=args.learning_rate)
 
     # Rollout storage, reused every iteration.
     obs = torch.zeros(T, N, O)  # (T, N, O)
@@ -197,70 +369,132 @@ def train(args: Args) -> dict:
     next_is_reset = torch.zeros(N, dtype=torch.bool)  # (N,) next step is an autoreset row
     recent_returns: deque[float] = deque(maxlen=100)  # last 100 episodic returns
     num_iterations = args.total_steps // (T * N)
-    global_step, solved_step, solved_seconds = 0, None, None
-    start_time = last_print = time.time()
+    start_iteration, global_step, seconds_before = 0, 0, 0.0
+    solved_step = solved_seconds = lowest_after_solved = None  # when the last-100 mean first hit 475
 
-    for iteration in range(1, num_iterations + 1):
-        # ---- Collect a rollout of T steps in each of the N envs.
-        for t in range(T):
-            obs[t] = next_obs
-            valid[t] = ~next_is_reset  # the row after an episode end is not a transition
-            with torch.no_grad():
-                action = policy(next_obs).sample()  # (N,)
-            actions[t] = action
-            next_obs_np, reward, term, trunc, info = envs.step(action.numpy())
-            next_obs = torch.as_tensor(next_obs_np)
-            rewards[t] = torch.as_tensor(reward)
-            terminated[t] = torch.as_tensor(term)
-            truncated[t] = torch.as_tensor(trunc)
-            next_is_reset = terminated[t] | truncated[t]
-            global_step += N
-            for i in np.flatnonzero(info.get("_episode", [])):
-                episodic_return = float(info["episode"]["r"][i])
-                recent_returns.append(episodic_return)
-                writer.add_scalar("charts/episodic_return", episodic_return, global_step)
-                writer.add_scalar("charts/episodic_length", info["episode"]["l"][i], global_step)
+    if checkpoint is not None:  # everything needed to continue exactly where it stopped
+        load_checkpoint(args.resume, nets)
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        envs.close()
+        envs = pickle.loads(checkpoint["envs"])  # mid-episode simulator state included
+        next_obs, next_is_reset = checkpoint["next_obs"], checkpoint["next_is_reset"]
+        recent_returns.extend(checkpoint["recent_returns"])
+        start_iteration, global_step = checkpoint["iteration"], checkpoint["global_step"]
+        solved_step, solved_seconds = checkpoint["solved_step"], checkpoint["solved_seconds"]
+        lowest_after_solved = checkpoint["lowest_after_solved"]
+        seconds_before = checkpoint["elapsed_seconds"]
+        random.setstate(checkpoint["rng"]["python"])
+        np.random.set_state(checkpoint["rng"]["numpy"])
+        torch.set_rng_state(checkpoint["rng"]["torch"])
+        print(f"resumed {run_path} at step {global_step:,}")
 
-        # ---- Rewards-to-go, then one gradient step on the real transitions.
-        returns = discounted_returns(rewards, terminated, truncated, args.gamma)  # (T, N)
-        b_obs, b_actions, b_returns = obs[valid], actions[valid], returns[valid]  # (M, O), (M,), (M,)
-        dist = policy(b_obs)
-        log_probs = dist.log_prob(b_actions)  # (M,)
-        loss = reinforce_loss(log_probs, b_returns)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    def checkpoint_state(iteration: int) -> dict:
+        return {
+            "script": SCRIPT, "args": asdict(args), "iteration": iteration, "global_step": global_step,
+            "nets": {name: net.state_dict() for name, net in nets.items()},
+            "optimizer": optimizer.state_dict(), "envs": pickle.dumps(envs),
+            "next_obs": next_obs, "next_is_reset": next_is_reset, "recent_returns": list(recent_returns),
+            "solved_step": solved_step, "solved_seconds": solved_seconds,
+            "lowest_after_solved": lowest_after_solved,
+            "elapsed_seconds": seconds_before + time.time() - start_time,
+            "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
+                    "torch": torch.get_rng_state()},
+        }
 
-        # ---- Logging.
-        elapsed = time.time() - start_time
-        mean_return = float(np.mean(recent_returns)) if recent_returns else float("nan")
-        if solved_step is None and len(recent_returns) == 100 and mean_return >= SOLVED_RETURN:
-            solved_step, solved_seconds = global_step, elapsed
-        writer.add_scalar("losses/policy_loss", loss.item(), global_step)
-        writer.add_scalar("losses/entropy", dist.entropy().mean().item(), global_step)
-        writer.add_scalar("charts/SPS", global_step / elapsed, global_step)
-        if time.time() - last_print > 2 or iteration == num_iterations:
-            last_print = time.time()
-            left = elapsed / global_step * (num_iterations * T * N - global_step)
-            print(
-                f"step {global_step:>9,}/{num_iterations * T * N:,} | "
-                f"return (last 100) {mean_return:6.1f} | "
-                f"{global_step / elapsed:8,.0f} steps/s | {left:4.0f} s left"
-            )
+    checkpoint_path = run_path / "checkpoint.pt"
+    start_time, last_print, start_step = time.time(), 0.0, global_step
+    iteration = start_iteration
+    with StopRequest() as stop:
+        for iteration in range(start_iteration + 1, num_iterations + 1):
+            # ---- Collect a rollout of T steps in each of the N envs.
+            for t in range(T):
+                obs[t] = next_obs
+                valid[t] = ~next_is_reset  # the row after an episode end is not a transition
+                with torch.no_grad():
+                    action = policy(next_obs).sample()  # (N,)
+                actions[t] = action
+                next_obs_np, reward, term, trunc, info = envs.step(action.numpy())
+                next_obs = torch.as_tensor(next_obs_np)
+                rewards[t] = torch.as_tensor(reward)
+                terminated[t] = torch.as_tensor(term)
+                truncated[t] = torch.as_tensor(trunc)
+                next_is_reset = terminated[t] | truncated[t]
+                global_step += N
+                for i in np.flatnonzero(info.get("_episode", [])):
+                    episodic_return = float(info["episode"]["r"][i])
+                    recent_returns.append(episodic_return)
+                    writer.add_scalar("charts/episodic_return", episodic_return, global_step)
+                    writer.add_scalar("charts/episodic_length", info["episode"]["l"][i], global_step)
 
+            # ---- Rewards-to-go, then one gradient step on the real transitions.
+            returns = discounted_returns(rewards, terminated, truncated, args.gamma)  # (T, N)
+            b_obs, b_actions, b_returns = obs[valid], actions[valid], returns[valid]  # (M, O), (M,), (M,)
+            dist = policy(b_obs)
+            log_probs = dist.log_prob(b_actions)  # (M,)
+            loss = reinforce_loss(log_probs, b_returns)
+            check_finite(global_step, loss=loss)
+            optimizer.zero_grad()
+            loss.backward()
+            grad_norm = nn.utils.clip_grad_norm_(parameters, float("inf"))  # measures, clips nothing
+            check_finite(global_step, gradient_norm=grad_norm)
+            optimizer.step()
+            check_finite(global_step, **{f"parameter {name}": p for name, p in named_parameters(nets)})
+
+            # ---- Logging.
+            elapsed = seconds_before + time.time() - start_time
+            mean_return = float(np.mean(recent_returns)) if recent_returns else float("nan")
+            if solved_step is None and len(recent_returns) == 100 and mean_return >= SOLVED_RETURN:
+                solved_step, solved_seconds = global_step, elapsed
+            if solved_step is not None:  # does it hold the level once reached?
+                lowest_after_solved = min(mean_return, lowest_after_solved or mean_return)
+            writer.add_scalar("losses/policy_loss", loss.item(), global_step)
+            writer.add_scalar("losses/entropy", dist.entropy().mean().item(), global_step)
+            writer.add_scalar("charts/SPS", global_step / elapsed, global_step)
+            steps_per_second = (global_step - start_step) / (time.time() - start_time)
+            if time.time() - last_print > 2 or iteration == num_iterations:
+                last_print = time.time()
+                left = (num_iterations * T * N - global_step) / steps_per_second
+                print(
+                    f"step {global_step:>9,}/{num_iterations * T * N:,} | "
+                    f"return (last 100) {mean_return:6.1f} | "
+                    f"{steps_per_second:8,.0f} steps/s | {left:4.0f} s left",
+                    flush=True,
+                )
+
+            # ---- Checkpoint: on schedule, at the end, and when asked to stop.
+            due = args.checkpoint_every and global_step // args.checkpoint_every > (
+                global_step - T * N) // args.checkpoint_every
+            if due or iteration == num_iterations or stop.signal_number:
+                save_checkpoint(checkpoint_path, checkpoint_state(iteration))
+            if stop.signal_number:
+                break
+
+    train_seconds = time.time() - start_time
+    final_returns = None
+    if not stop.signal_number:  # the end of a run: evaluate (and film) the final policy
+        video_dir = run_path / "videos" if args.capture_video else None
+        final_returns = evaluate(policy, args.eval_episodes, seed=args.seed + 10_000, video_dir=video_dir)
+        writer.add_scalar("eval/episodic_return", float(np.mean(final_returns)), global_step)
     envs.close()
     writer.close()
     summary = {
-        "script": Path(__file__).stem,
+        "script": SCRIPT,
         "seed": args.seed,
         "total_steps": global_step,
         "final_mean_return_100": float(np.mean(recent_returns)) if recent_returns else None,
+        "eval_mean_return": float(np.mean(final_returns)) if final_returns else None,
         "solved_step": solved_step,
         "solved_seconds": solved_seconds,
-        "wall_seconds": time.time() - start_time,
-        "steps_per_second": global_step / (time.time() - start_time),
+        "lowest_mean_return_100_after_solved": lowest_after_solved,
+        "wall_seconds": seconds_before + train_seconds,
+        "steps_per_second": (global_step - start_step) / train_seconds,
+        "interrupted": stop.signal_number,
         "run_path": str(run_path),
     }
+    if stop.signal_number:
+        print(f"stopped at step {global_step:,}; checkpoint saved. Resume with:\n"
+              f"  python {SCRIPT}.py --resume {run_path}")
+        return summary
     (run_path / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"done: {json.dumps(summary)}")
     return summary
@@ -273,10 +507,17 @@ def main() -> None:
     args = tyro.cli(Args)
     try:
         validate(args)
+        summary = evaluate_checkpoint(args) if args.eval_only else train(args)
     except ValueError as error:  # bad input: a one-line message, no traceback
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
-    train(args)
+    except FloatingPointError as error:  # a NaN or inf: stop, the last checkpoint is kept
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:  # a second Ctrl-C: leave at once
+        sys.exit(130)
+    if summary.get("interrupted"):
+        sys.exit(128 + summary["interrupted"])  # 130 for SIGINT, 143 for SIGTERM
 
 
 if __name__ == "__main__":
