@@ -24,8 +24,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--run-dir", default="runs/bench")
     parser.add_argument("--tag", default="", help="suffix for the run names")
-    parser.add_argument("extra", nargs="*", help="arguments passed to the script (after --)")
-    options = parser.parse_args()
+    options, extra = parser.parse_known_args()  # the rest goes to the script
+    options.extra = [a for a in extra if a != "--"]
 
     stem = Path(options.script).stem
     rows = []
