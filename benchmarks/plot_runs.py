@@ -53,15 +53,18 @@ def main() -> None:
                             label=f"{label} ({len(runs)} seeds)" if i == 0 else None)
             if options.epochs:
                 steps, epochs = scalars(run, "charts/update_epochs")
-                axes[0, 1].plot(steps, epochs, color=colour, alpha=0.5, lw=0.8,
+                # mean epochs over the last 20 updates: how often the stop fires, smoothed
+                axes[0, 1].plot(steps, rolling_mean(epochs, 20), color=colour, alpha=0.8,
                                 label=label if i == 0 else None)
+                print(f"  {run}: stopped early in {np.mean(epochs < epochs.max()):.0%} of "
+                      f"{len(epochs)} updates, mean {epochs.mean():.2f} epochs")
         print(f"{label}: {len(runs)} runs from {Path(runs[0]).parent}")
     axes[0, 0].axhline(475, color="grey", ls="--", lw=0.8)
     axes[0, 0].set(xlabel="environment steps", ylabel="mean return, last 100 episodes",
                    ylim=(0, 520), title=options.title)
     axes[0, 0].legend(loc="lower right")
     if options.epochs:
-        axes[0, 1].set(xlabel="environment steps", ylabel="epochs run in the update",
+        axes[0, 1].set(xlabel="environment steps", ylabel="epochs run per update (mean of 20)",
                        title="approximate-KL early stopping")
         axes[0, 1].legend(loc="lower right")
     figure.tight_layout()
