@@ -1,0 +1,495 @@
+"""ppo_hammer_bc_kl.py: its math against hand-worked numbers and naive
+re-implementations, its environment against MuJoCo's own state, and the
+script as a user runs it."""
+
+import copy
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+import tyro
+from conftest import read_scalars, run_script
+
+import ppo_hammer_bc_kl as hammer
+
+SCRIPT = "ppo_hammer_bc_kl.py"
+
+
+# ==============================================================================
+# The truncated normal and the networks
+# ==============================================================================
+def test_truncated_normal_samples_stay_inside_the_interval():
+    torch.manual_seed(0)
+    mean = torch.tensor([-0.9, 0.0, 0.9, 0.99]).expand(2000, 4)  # (2000, 4)
+    dist = hammer.TruncatedNormal(mean, torch.ones(2000, 4))
+    samples = dist.sample()
+    assert samples.min() >= -1 and samples.max() <= 1
+    # Not vacuous: with std 1 many raw draws fall outside, so some were clamped.
+    assert (samples.abs() == 1).float().mean() > 0.1
+
+
+def test_gradient_reaches_the_mean_through_a_clamped_sample():
+    torch.manual_seed(0)
+    mean = torch.full((1000, 1), 0.95, requires_grad=True)
+    std = torch.full((1000, 1), 0.5)
+    samples = hammer.TruncatedNormal(mean, std).sample()
+    clamped = samples.detach() == 1.0
+    assert clamped.sum() > 100  # many samples hit the bound...
+    samples.sum().backward()
+    # ...and still pass d(sample)/d(mean) = 1, as if the clamp were not there.
+    assert torch.equal(mean.grad, torch.ones_like(mean))
+
+
+def test_log_prob_and_entropy_are_the_underlying_normals():
+    mean = torch.tensor([[0.2, -0.5, 0.9], [0.0, 0.3, -0.99]])  # (2, 3)
+    std = torch.tensor([[0.1, 0.5, 1.0], [1e-3, 0.2, 0.05]])
+    actions = torch.tensor([[0.25, -1.0, 1.0], [0.0, 0.1, -1.0]])  # boundary values included
+    dist = hammer.TruncatedNormal(mean, std)
+    reference = torch.distributions.Normal(mean, std)  # an independent implementation
+    torch.testing.assert_close(dist.log_prob(actions), reference.log_prob(actions).sum(-1))
+    torch.testing.assert_close(dist.entropy(), reference.entropy().sum(-1))
+
+
+def test_actor_outputs_stay_in_their_ranges():
+    torch.manual_seed(0)
+    actor = hammer.Actor(39, 4, 32)
+    dist = actor(1000 * torch.randn(64, 39))  # extreme inputs saturate the heads
+    assert dist.mean.abs().max() <= 1
+    assert dist.std.min() >= 1e-5 and dist.std.max() <= 1
+    assert hammer.Critic(39, 32)(torch.randn(7, 39)).shape == (7,)
+
+
+# ==============================================================================
+# GAE
+# ==============================================================================
+def test_gae_on_a_hand_worked_example():
+    """Three envs, five steps, gamma 0.9, lambda 0.5 (so gamma * lambda = 0.45).
+
+    env 0: t1 terminates with reward 1; t2 is its autoreset row; t4 is cut by
+           the end of the rollout and bootstraps from values[5] = 0.7.
+    env 1: t1 is truncated (bootstraps from V(final obs) = values[2] = 0.9, the
+           value of its autoreset row); t2 is the autoreset row; t4 terminates
+           with reward 1.
+    env 2: no episode end until t4, which is truncated on the rollout's last
+           step and bootstraps from values[5] = 0.8.
+    """
+    F, Tr = False, True
+    rewards = torch.tensor([[0, 0, 0], [1, 0, 0], [0, 0, 0], [0, 0, 0], [0, 1, 0]], dtype=torch.float32)
+    terminated = torch.tensor([[F, F, F], [Tr, F, F], [F, F, F], [F, F, F], [F, Tr, F]])
+    truncated = torch.tensor([[F, F, F], [F, Tr, F], [F, F, F], [F, F, F], [F, F, Tr]])
+    valid = torch.tensor([[Tr, Tr, Tr], [Tr, Tr, Tr], [F, F, Tr], [Tr, Tr, Tr], [Tr, Tr, Tr]])
+    values = torch.tensor([[0.5, 0.2, 0.0], [0.8, 0.4, 0.0], [0.3, 0.9, 0.0],
+                           [0.4, 0.1, 0.0], [0.6, 0.5, 0.5], [0.7, 0.3, 0.8]])  # (T + 1, N)
+    # By hand, delta_t = r_t + 0.9 * (1 - term_t) * values[t + 1] - values[t], and
+    # A_t = delta_t + 0.45 * A_{t+1} unless step t ended an episode.
+    # env 0: t4: 0.63 - 0.6 = 0.03 | t3: 0.54 - 0.4 + 0.45 * 0.03 = 0.1535 | t2: 0 (autoreset)
+    #        t1: 1 - 0.8 = 0.2 (terminated) | t0: 0.72 - 0.5 + 0.45 * 0.2 = 0.31
+    # env 1: t4: 1 - 0.5 = 0.5 | t3: 0.45 - 0.1 + 0.45 * 0.5 = 0.575 | t2: 0
+    #        t1: 0.81 - 0.4 = 0.41 (truncated) | t0: 0.36 - 0.2 + 0.45 * 0.41 = 0.3445
+    # env 2: t4: 0.72 - 0.5 = 0.22 | t3: 0.45 + 0.45 * 0.22 = 0.549 | t2: 0.45 * 0.549 = 0.24705
+    #        t1: 0.45 * 0.24705 = 0.1111725 | t0: 0.45 * 0.1111725 = 0.050027625
+    expected_advantages = torch.tensor([
+        [0.31, 0.3445, 0.050027625],
+        [0.2, 0.41, 0.1111725],
+        [0.0, 0.0, 0.24705],
+        [0.1535, 0.575, 0.549],
+        [0.03, 0.5, 0.22],
+    ])
+    # returns = advantages + values on real rows, 0 on autoreset rows
+    expected_returns = torch.tensor([
+        [0.81, 0.5445, 0.050027625],
+        [1.0, 0.81, 0.1111725],
+        [0.0, 0.0, 0.24705],
+        [0.5535, 0.675, 0.549],
+        [0.63, 1.0, 0.72],
+    ])
+    advantages, returns = hammer.compute_gae(rewards, values, terminated, truncated, valid, 0.9, 0.5)
+    torch.testing.assert_close(advantages, expected_advantages)
+    torch.testing.assert_close(returns, expected_returns)
+
+
+def naive_gae(rewards, values, terminated, truncated, valid, gamma, gae_lambda):
+    """The definition, element by element: A_t = sum_k (gamma lambda)^k delta_{t+k}
+    over the rest of the episode inside the rollout (GAE paper eq. 16)."""
+    T, N = rewards.shape
+    advantages = np.zeros((T, N))
+    for n in range(N):
+        for t in range(T):
+            if not valid[t, n]:
+                continue
+            k = 0
+            while True:
+                s = t + k
+                next_value = 0.0 if terminated[s, n] else values[s + 1, n]
+                delta = rewards[s, n] + gamma * next_value - values[s, n]
+                advantages[t, n] += (gamma * gae_lambda) ** k * delta
+                if terminated[s, n] or truncated[s, n] or s == T - 1:
+                    break
+                k += 1
+    return advantages
+
+
+def test_gae_matches_a_naive_implementation_on_random_episodes():
+    rng = np.random.default_rng(0)
+    T, N = 40, 6
+    rewards, values = np.zeros((T, N)), rng.normal(size=(T + 1, N))
+    terminated, truncated = np.zeros((T, N), bool), np.zeros((T, N), bool)
+    valid = np.ones((T, N), bool)
+    for n in range(N):  # episodes as NEXT_STEP autoreset produces them
+        for t in range(T):
+            if t > 0 and (terminated[t - 1, n] or truncated[t - 1, n]):
+                valid[t, n] = False  # the autoreset row: reward 0, no end
+                continue
+            rewards[t, n] = rng.normal()
+            end = rng.random()
+            terminated[t, n], truncated[t, n] = end < 0.08, 0.08 <= end < 0.16
+    assert terminated.sum() > 5 and truncated.sum() > 5 and (~valid).sum() > 10
+    expected = naive_gae(rewards, values, terminated, truncated, valid, 0.99, 0.95)
+    advantages, returns = hammer.compute_gae(
+        *(torch.as_tensor(x) for x in (rewards, values, terminated, truncated, valid)), 0.99, 0.95)
+    np.testing.assert_allclose(advantages.numpy(), expected, atol=1e-10)
+    np.testing.assert_allclose(returns.numpy(), np.where(valid, expected + values[:-1], 0), atol=1e-10)
+
+
+# ==============================================================================
+# The PPO + reverse-KL loss and BC
+# ==============================================================================
+COEFS = dict(clip_coef=0.2, value_coef=0.5, entropy_coef=0.01, reverse_kl_coef=0.1)
+
+
+def test_ppo_kl_loss_on_a_hand_worked_example():
+    # Two transitions: ratios 1.5 (advantage +1) and 0.5 (advantage -1), both clipped.
+    total, parts = hammer.ppo_kl_loss(
+        new_log_probs=torch.tensor([math.log(1.5), math.log(0.5)]),
+        old_log_probs=torch.tensor([0.0, 0.0]),
+        ref_log_probs=torch.tensor([0.0, 0.0]),
+        advantages=torch.tensor([1.0, -1.0]),
+        values=torch.tensor([0.5, 0.0]),
+        returns=torch.tensor([1.0, 0.0]),
+        entropy=torch.tensor([1.0, 1.0]),
+        **COEFS,
+    )
+    # policy: min(1.5, 1.2) = 1.2 and min(-0.5, -0.8) = -0.8 -> -(1.2 - 0.8) / 2 = -0.2
+    # value: ((0.5 - 1)^2 + 0) / 2 = 0.125;  entropy: 1
+    # reverse KL: (1.5 ln 1.5 + 0.5 ln 0.5) / 2 = (0.6081977 - 0.3465736) / 2 = 0.1308120
+    # total: -0.2 + 0.5 * 0.125 - 0.01 * 1 + 0.1 * 0.1308120 = -0.1344188
+    assert parts["policy_loss"].item() == pytest.approx(-0.2, abs=1e-6)
+    assert parts["value_loss"].item() == pytest.approx(0.125, abs=1e-6)
+    assert parts["reverse_kl"].item() == pytest.approx(0.1308120, abs=1e-6)
+    assert parts["clipfrac"].item() == pytest.approx(1.0)
+    assert total.item() == pytest.approx(-0.1344188, abs=1e-6)
+
+
+def naive_ppo_kl_loss(new, old, ref, adv, values, returns, entropy, clip_coef, value_coef,
+                      entropy_coef, reverse_kl_coef):
+    """The same loss, one transition at a time, in plain Python floats."""
+    B = len(new)
+    policy, value, ent, kl = 0.0, 0.0, 0.0, 0.0
+    for i in range(B):
+        ratio = math.exp(new[i] - old[i])
+        clipped_ratio = min(max(ratio, 1 - clip_coef), 1 + clip_coef)
+        policy -= min(ratio * adv[i], clipped_ratio * adv[i]) / B
+        value += (values[i] - returns[i]) ** 2 / B
+        ent += entropy[i] / B
+        kl += ratio * (new[i] - ref[i]) / B
+    return policy + value_coef * value - entropy_coef * ent + reverse_kl_coef * kl
+
+
+def test_ppo_kl_loss_matches_a_naive_implementation():
+    torch.manual_seed(0)
+    B = 16
+    old = -torch.rand(B) * 3
+    new = old + 0.4 * torch.randn(B)  # ratios on both sides of the clip range
+    ref = old + 0.3 * torch.randn(B)
+    adv, values, returns, entropy = torch.randn(B), torch.randn(B), torch.randn(B), torch.rand(B)
+    total, _ = hammer.ppo_kl_loss(new, old, ref, adv, values, returns, entropy, **COEFS)
+    expected = naive_ppo_kl_loss(*(x.tolist() for x in (new, old, ref, adv, values, returns, entropy)),
+                                 **COEFS)
+    assert total.item() == pytest.approx(expected, abs=1e-5)
+
+
+def test_reverse_kl_is_zero_when_the_actor_equals_the_reference():
+    torch.manual_seed(0)
+    actor = hammer.Actor(39, 4, 32)
+    reference = hammer.make_reference_policy(actor)
+    obs = torch.randn(20, 39)
+    actions = actor(obs).sample()
+    old_log_probs = actor(obs).log_prob(actions).detach() + 0.3 * torch.randn(20)  # ratio != 1
+    new_log_probs = actor(obs).log_prob(actions)
+    _, parts = hammer.ppo_kl_loss(new_log_probs, old_log_probs, reference(obs).log_prob(actions),
+                                  torch.randn(20), torch.zeros(20), torch.zeros(20), torch.zeros(20),
+                                  **COEFS)
+    assert parts["reverse_kl"].item() == 0.0
+    # ...and positive once the actor has moved away from it.
+    with torch.no_grad():
+        actor.mean_head.bias += 0.5
+    _, parts = hammer.ppo_kl_loss(actor(obs).log_prob(actions), old_log_probs,
+                                  reference(obs).log_prob(actions), torch.randn(20), torch.zeros(20),
+                                  torch.zeros(20), torch.zeros(20), **COEFS)
+    assert parts["reverse_kl"].item() > 0
+
+
+def test_bc_loss_is_the_negative_log_likelihood():
+    dist = hammer.TruncatedNormal(torch.tensor([[0.0, 0.5]]), torch.tensor([[1.0, 0.5]]))
+    # -log N(0; 0, 1) - log N(1; 0.5, 0.5) = 0.9189385 + (0.5 + log 0.5 + 0.9189385) = 1.6447298
+    assert hammer.bc_loss(dist, torch.tensor([[0.0, 1.0]])).item() == pytest.approx(1.6447298, abs=1e-6)
+
+
+def test_behaviour_cloning_lowers_the_bc_loss():
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    demos = {"obs": rng.normal(size=(30, 39)).astype(np.float32),
+             "actions": rng.uniform(-1, 1, size=(30, 4)).astype(np.float32)}
+    actor = hammer.Actor(39, 4, 32)
+    obs, actions = torch.as_tensor(demos["obs"]), torch.as_tensor(demos["actions"])
+    with torch.no_grad():
+        before = hammer.bc_loss(actor(obs), actions).item()
+    after = hammer.behaviour_cloning(actor, demos, hammer.Args(bc_steps=100, bc_batch_size=16))
+    assert after < before - 0.5
+
+
+@pytest.mark.parametrize("optimizer_step", ["epoch", "minibatch"])
+def test_the_reference_policy_does_not_change_across_an_update(optimizer_step):
+    torch.manual_seed(0)
+    actor, critic = hammer.Actor(39, 4, 32), hammer.Critic(39, 32)
+    reference = hammer.make_reference_policy(actor)
+    assert not any(p.requires_grad for p in reference.parameters())
+    before_reference = copy.deepcopy(reference.state_dict())
+    before_actor = copy.deepcopy(actor.state_dict())
+    M = 64
+    obs = torch.randn(M, 39)
+    with torch.no_grad():
+        dist = actor(obs)
+        actions = dist.sample()
+        batch = {"obs": obs, "actions": actions, "log_probs": dist.log_prob(actions),
+                 "advantages": torch.randn(M), "returns": torch.randn(M)}
+    args = hammer.Args(update_epochs=3, minibatch_size=16, optimizer_step=optimizer_step,
+                       reverse_kl_coef=1.0)
+    optimizer = torch.optim.Adam([*actor.parameters(), *critic.parameters()], lr=1e-3)
+    logged = hammer.ppo_update(actor, critic, reference, optimizer, batch, args)
+    for name, tensor in reference.state_dict().items():
+        assert torch.equal(tensor, before_reference[name]), f"reference {name} changed"
+    assert any(not torch.equal(t, before_actor[n]) for n, t in actor.state_dict().items())
+    assert set(logged) >= {"policy_loss", "value_loss", "entropy", "reverse_kl", "approx_kl"}
+
+
+# ==============================================================================
+# The environment and the demonstrations
+# ==============================================================================
+def nail_joint(env) -> float:
+    """How far the nail is in, read from MuJoCo's state (success: past 0.09)."""
+    return float(env.unwrapped.data.joint("NailSlideJoint").qpos[0])
+
+
+def play(env, policy, placement=0):
+    """One episode; returns per-step (reward, terminated, truncated, nail joint)."""
+    obs = hammer.reset_to_placement(env, placement)
+    steps = []
+    while True:
+        obs, reward, terminated, truncated, _ = env.step(policy(obs))
+        steps.append((reward, terminated, truncated, nail_joint(env)))
+        if terminated or truncated:
+            return steps
+
+
+def expert_policy():
+    import warnings
+
+    from metaworld.policies import SawyerHammerV3Policy
+
+    expert = SawyerHammerV3Policy()
+
+    def act(obs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return np.clip(expert.get_action(obs), -1, 1)
+    return act
+
+
+def push_nail_with_hand(env):
+    """A scripted cheat: ignore the hammer, push the nail in with the bare hand."""
+    nail = env.unwrapped._get_site_pos("nailHead").copy()
+    state = {"t": 0}
+
+    def act(obs):
+        hand, state["t"] = obs[:3], state["t"] + 1
+        if state["t"] <= 40:  # get in front of the nail (high while far away), then push along +y
+            target = nail + np.array([0.0, -0.12, 0.0])
+            if np.linalg.norm(hand[:2] - target[:2]) > 0.05:
+                target[2] = max(hand[2], 0.15)
+        else:
+            target = nail + np.array([0.0, 0.1, 0.0])
+        return np.append(np.clip(10 * (target - hand), -1, 1), -1.0)
+    return act
+
+
+def test_reward_is_one_exactly_when_the_nail_goes_in():
+    env = hammer.make_env("hammer-v3", task_seed=1, env_seed=2, max_episode_steps=120)
+    try:
+        steps = play(env, expert_policy(), placement=3)
+        rewards, terminated, truncated, nail = zip(*steps)
+        assert rewards[-1] == 1.0 and terminated[-1] and not truncated[-1]
+        assert nail[-1] > 0.09  # MuJoCo agrees: the nail is in...
+        assert all(r == 0.0 for r in rewards[:-1]) and not any(terminated[:-1])
+        assert all(x <= 0.09 for x in nail[:-1])  # ...and was not before
+        assert 55 <= len(steps) <= 85  # the expert's usual 60-77 steps
+
+        # Random actions: no reward, no termination, cut by the time limit.
+        rng = np.random.default_rng(0)
+        env_short = hammer.make_env("hammer-v3", task_seed=1, env_seed=3, max_episode_steps=30)
+        steps = play(env_short, lambda obs: rng.uniform(-1, 1, 4))
+        env_short.close()
+        assert len(steps) == 30 and steps[-1][2] and not any(s[1] for s in steps)
+        assert all(s[0] == 0.0 for s in steps)
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("guarded", [True, False])
+def test_pushing_the_nail_by_hand_pays_only_without_the_guard(guarded):
+    env = hammer.make_env("hammer-v3", task_seed=1, env_seed=2, max_episode_steps=120,
+                          guarded_success=guarded)
+    try:
+        steps = play(env, push_nail_with_hand(env))
+    finally:
+        env.close()
+    rewards, terminated, _, nail = zip(*steps)
+    assert terminated[-1] and nail[-1] > 0.09  # the nail went in, without the hammer
+    assert rewards[-1] == (0.0 if guarded else 1.0)
+    assert all(r == 0.0 for r in rewards[:-1])
+
+
+def test_parallel_envs_autoreset_like_gymnasium():
+    kwargs = hammer.env_kwargs(hammer.Args(max_episode_steps=5))
+    with hammer.ParallelEnvs(num_envs=4, num_workers=2, seed=1, env_kwargs=kwargs) as envs:
+        first = envs.reset()  # (4, 39)
+        assert first.shape == (4, 39)
+        assert len({tuple(row[4:7].round(4)) for row in first}) > 1  # distinct env seeds
+        for _ in range(5):
+            obs, rewards, terminated, truncated = envs.step(np.zeros((4, 4)))
+        assert truncated.all() and not terminated.any()  # the time limit, on the 5th step
+        obs, rewards, terminated, truncated = envs.step(np.ones((4, 4)))  # the autoreset row
+        assert not truncated.any() and not terminated.any() and (rewards == 0).all()
+        np.testing.assert_allclose(obs[:, :3], first[:, :3], atol=1e-3)  # the hand is back at start
+        success, nail_driven, length = envs.evaluate(hammer.Actor(39, 4, 16), num_episodes=2)
+        assert success == 0.0 and length == 5.0
+
+
+def test_demos_are_successful_cached_and_regenerated_when_unreadable(tmp_path, capsys):
+    args = hammer.Args(num_demos=2, demo_noise=0.1, demo_cache_dir=str(tmp_path))
+    demos = hammer.load_or_generate_demos(args)
+    lengths = demos["episode_lengths"]
+    assert len(lengths) == 2 and all(55 <= n <= 90 for n in lengths)  # successful expert episodes
+    assert demos["obs"].shape == (lengths.sum(), 39) and demos["actions"].shape == (lengths.sum(), 4)
+    assert np.abs(demos["actions"]).max() <= 1  # clipped labels
+    (cache,) = tmp_path.glob("*.npz")
+    assert "demos2" in cache.name and "noise0.1" in cache.name
+    np.testing.assert_array_equal(hammer.load_or_generate_demos(args)["obs"], demos["obs"])
+    cache.write_bytes(b"not an npz file")
+    capsys.readouterr()
+    again = hammer.load_or_generate_demos(args)
+    assert "unreadable" in capsys.readouterr().out
+    np.testing.assert_array_equal(again["obs"], demos["obs"])  # same seed, same demos
+
+
+# ==============================================================================
+# The script from the command line
+# ==============================================================================
+TINY = ["--total-steps", "512", "--num-envs", "4", "--num-steps", "64", "--minibatch-size", "64",
+        "--update-epochs", "2", "--num-demos", "1", "--bc-steps", "20", "--eval-every", "256",
+        "--eval-episodes", "2", "--max-episode-steps", "90"]
+
+
+def test_smoke_run_from_the_command_line(tmp_path):
+    result = run_script(SCRIPT, *TINY, "--run-dir", str(tmp_path), "--run-name", "smoke",
+                        "--demo-cache-dir", str(tmp_path / "demos"), timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "[bc]" in result.stdout and "[ppo]" in result.stdout and "[eval]" in result.stdout
+    run_path = tmp_path / "smoke"
+    scalars = read_scalars(run_path)
+    assert [step for step, _ in scalars["eval/episode_success"]] == [0, 256, 512]
+    for tag in ["losses/policy_loss", "losses/value_loss", "losses/entropy", "losses/approx_kl",
+                "losses/old_approx_kl", "losses/clipfrac", "losses/explained_variance",
+                "losses/bc_loss", "losses/reverse_kl", "charts/actor_std", "charts/SPS",
+                "charts/learning_rate", "eval/episode_length", "bc/bc_loss"]:
+        assert tag in scalars, f"{tag} not logged"
+    for name in ["eval_success.png", "eval_success.csv", "final.pt", "summary.json"]:
+        assert (run_path / name).exists(), name
+    assert (run_path / "eval_success.csv").read_text().splitlines()[0] == "step,success,length"
+
+
+def test_help_documents_every_argument():
+    result = run_script(SCRIPT, "--help")
+    assert result.returncode == 0
+    for field in dataclasses.fields(hammer.Args):
+        assert f"--{field.name.replace('_', '-')}" in result.stdout
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["--env-name", "hammer-v9"], "--env-name"),
+    (["--num-demos", "0"], "--num-demos"),
+    (["--total-steps", "100"], "--total-steps"),
+    (["--minibatch-size", "100000"], "--minibatch-size"),
+    (["--reverse-kl-coef", "-1"], "--reverse-kl-coef"),
+])
+def test_bad_arguments_on_the_command_line(argv, flag, tmp_path):
+    result = run_script(SCRIPT, *argv, "--run-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert flag in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not list(tmp_path.iterdir()), "something was created before the error"
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["--clip-coef", "0"], "--clip-coef"),
+    (["--entropy-coef", "-0.1"], "--entropy-coef"),
+    (["--value-coef", "-1"], "--value-coef"),
+    (["--gamma", "1.5"], "--gamma"),
+    (["--gae-lambda", "-0.1"], "--gae-lambda"),
+    (["--learning-rate", "0"], "--learning-rate"),
+    (["--demo-noise", "-0.1"], "--demo-noise"),
+    (["--max-episode-steps", "600"], "--max-episode-steps"),
+    (["--num-workers", "32"], "--num-workers"),
+    (["--env-name", "reach-v3"], "--guarded-success"),
+])
+def test_bad_arguments_are_named(argv, flag):
+    args = tyro.cli(hammer.Args, args=argv)
+    with pytest.raises(ValueError, match=flag):
+        hammer.validate(args)
+
+
+def test_missing_metaworld_says_what_to_install(tmp_path):
+    # Run the script as __main__ with `import metaworld` made to fail.
+    code = ("import runpy, sys; sys.modules['metaworld'] = None; "
+            f"sys.argv = ['{SCRIPT}', '--run-dir', {str(tmp_path)!r}]; "
+            f"runpy.run_path('{SCRIPT}', run_name='__main__')")
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                            timeout=60)
+    assert result.returncode != 0
+    assert "pip install -r requirements.txt" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_rl_beats_the_bc_policy_on_a_reduced_budget(tmp_path):
+    """~100k steps (2-3 minutes): the eval success ends clearly above the BC level.
+
+    Seed 2 is one of the README's seeds; on the tuning runs its BC policy
+    scored 0.84 and PPO reached 0.94-1.00 by 100k steps.
+    """
+    import json
+
+    result = run_script(SCRIPT, "--seed", "2", "--total-steps", "102400", "--eval-every", "25000",
+                        "--run-dir", str(tmp_path), "--run-name", "learn",
+                        "--demo-cache-dir", str(tmp_path / "demos"), timeout=900)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "learn" / "summary.json").read_text())
+    assert summary["final_success"] >= summary["bc_success"] + 0.06, summary
