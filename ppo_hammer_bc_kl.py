@@ -37,8 +37,11 @@ from __future__ import annotations
 
 import copy
 import csv
+import importlib.util
 import json
 import multiprocessing as mp
+import os
+import signal
 import sys
 import time
 import traceback
@@ -66,6 +69,7 @@ except Exception as error:  # ImportError, or OSError/RuntimeError from MuJoCo's
     ENV_POLICY_MAP = {}
     METAWORLD_IMPORT_ERROR = error
 
+SCRIPT = Path(__file__).stem
 LOG_2PI = float(np.log(2 * np.pi))
 OBS_STD_FLOOR = 0.2  # smallest std used to standardise an observation feature (see Standardize)
 
@@ -170,6 +174,18 @@ class Args:
     torch_threads: int = 1
     """CPU threads for PyTorch in the main process; 1 leaves the other core to
     the environment workers and is fastest for networks this small"""
+    checkpoint_every: int = 100_000
+    """write RUN_DIR/RUN_NAME/checkpoint.pt every this many environment steps
+    (0: only at the end and when interrupted)"""
+    resume: str | None = None
+    """continue from a checkpoint file or a run directory, with the arguments
+    the run was started with; the environments start fresh episodes (the
+    simulator state mid-episode is not saved)"""
+    eval_only: bool = False
+    """with --resume: evaluate the saved policy for --eval-episodes episodes and exit"""
+    capture_video: bool = False
+    """record evaluation episodes (the first 3 placements) as MP4 in
+    RUN_DIR/RUN_NAME/videos/; renders headless with MUJOCO_GL=egl"""
     benchmark_env_steps: int = 0
     """if > 0: step the training environments this many times with random
     actions, print the raw steps/s (the speed limit of training) and exit"""
@@ -213,6 +229,14 @@ def validate(args: Args) -> None:
     if args.guarded_success and args.env_name != "hammer-v3":
         raise ValueError(f"--guarded-success uses a guard only hammer-v3's reward has (got "
                          f"--env-name {args.env_name}); add --no-guarded-success")
+    if args.checkpoint_every < 0:
+        raise ValueError(f"--checkpoint-every must be >= 0 (got {args.checkpoint_every})")
+    if args.eval_only and args.resume is None:
+        raise ValueError("--eval-only needs --resume PATH: the checkpoint to evaluate")
+    if args.resume is not None and not find_checkpoint(args.resume).exists():
+        raise ValueError(f"--resume: no checkpoint at {find_checkpoint(args.resume)}")
+    if args.capture_video and importlib.util.find_spec("imageio_ffmpeg") is None:
+        raise ValueError("--capture-video needs imageio-ffmpeg: pip install -r requirements.txt")
 
 
 # ==============================================================================
@@ -255,7 +279,7 @@ class SparseSuccessReward(gym.Wrapper):
 
 
 def make_env(env_name: str, task_seed: int, env_seed: int, max_episode_steps: int,
-             guarded_success: bool = True) -> gym.Env:
+             guarded_success: bool = True, render: bool = False) -> gym.Env:
     """One Meta-World MT1 environment with the sparse success reward.
 
     task_seed fixes the task's 50 hammer placements (shared by every env of a
@@ -270,6 +294,8 @@ def make_env(env_name: str, task_seed: int, env_seed: int, max_episode_steps: in
         max_episode_steps=max_episode_steps,
         terminate_on_success=True,
         disable_env_checker=True,  # its warnings are about Meta-World's observation bounds
+        # 256 x 256 frames from the "corner" camera for --capture-video
+        **(dict(render_mode="rgb_array", camera_name="corner", width=256, height=256) if render else {}),
     )
     env.unwrapped.seed(env_seed)  # reset() ignores its seed argument: seed the env itself
     return SparseSuccessReward(env, guarded=guarded_success)
@@ -298,6 +324,9 @@ def env_worker(conn, env_seeds: list[int], eval_seed: int, env_kwargs: dict) -> 
     placements)), ("close", None).
     """
     torch.set_num_threads(1)  # one core per worker
+    # Ctrl-C in a terminal reaches every process of the group; only the main
+    # process decides how to stop (checkpoint first), so workers ignore it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     envs, eval_env = [], None
     try:
         envs = [make_env(env_seed=seed, **env_kwargs) for seed in env_seeds]
@@ -724,6 +753,140 @@ def bc_loss(dist: TruncatedNormal, expert_actions: torch.Tensor) -> torch.Tensor
 
 
 # ==============================================================================
+# Checkpoints, evaluation and video
+# ==============================================================================
+def find_checkpoint(path: str | Path) -> Path:
+    """A checkpoint file, or the checkpoint.pt inside a run directory."""
+    path = Path(path)
+    return path / "checkpoint.pt" if path.is_dir() else path
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Write to a temporary file, then rename: a crash mid-write never leaves a
+    broken file in place of the last good checkpoint (os.replace is atomic)."""
+    temporary = path.with_name(path.name + ".tmp")
+    torch.save(state, temporary)
+    os.replace(temporary, path)
+
+
+def load_checkpoint(path: str | Path, nets: dict[str, nn.Module] | None = None) -> dict:
+    """Read a checkpoint of this script; load the networks in `nets` if given.
+
+    A checkpoint is a pickle (it holds RNG states): load only files you trust.
+    """
+    path = find_checkpoint(path)
+    try:
+        state = torch.load(path, weights_only=False)
+    except Exception as error:
+        raise ValueError(f"--resume: cannot read {path} as a checkpoint ({error})") from None
+    if not isinstance(state, dict) or state.get("script") != SCRIPT:
+        written_by = state.get("script", "something else") if isinstance(state, dict) else "something else"
+        raise ValueError(f"--resume: {path} was written by {written_by}, not by {SCRIPT}")
+    for name, net in (nets or {}).items():
+        try:
+            net.load_state_dict(state["nets"][name])
+        except (KeyError, RuntimeError):
+            raise ValueError(
+                f"--resume: the {name} network in {path} does not fit this script's "
+                f"(saved with --hidden-size {state['args'].get('hidden_size')})"
+            ) from None
+    return state
+
+
+def check_finite(step: int, **quantities: torch.Tensor) -> None:
+    """Stop with a clear message if a loss, gradient norm or parameter is NaN or inf."""
+    for name, value in quantities.items():
+        if not torch.isfinite(torch.as_tensor(value)).all():
+            raise FloatingPointError(
+                f"{name} is not finite at step {step:,}; stopped. The last good checkpoint "
+                f"is kept; try a lower --learning-rate"
+            )
+
+
+def named_parameters(nets: dict[str, nn.Module]):
+    return ((f"{net_name}.{name}", p) for net_name, net in nets.items() for name, p in net.named_parameters())
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: int = 30) -> None:
+    """Frames (H, W, 3) uint8 to an MP4 file (imageio with its bundled ffmpeg)."""
+    import imageio.v2 as imageio  # only needed for --capture-video
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    imageio.mimwrite(path, frames, fps=fps, macro_block_size=1)
+
+
+def record_videos(actor: Actor, args: Args, video_dir: Path, num_episodes: int = 3) -> list[Path]:
+    """Film mean-action episodes from the first placements, in this process."""
+    os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering on a CPU machine
+    env = make_env(env_seed=args.seed + 20_000, render=True, **env_kwargs(args))
+    paths = []
+    try:
+        for placement in range(num_episodes):
+            obs = reset_to_placement(env, placement)
+            # MuJoCo's frame rows come bottom-up from this camera: flip to the right way up
+            frames, done, reward = [env.render()[::-1]], False, 0.0
+            while not done:
+                with torch.no_grad():
+                    action = actor(torch.as_tensor(obs, dtype=torch.float32)).mean  # (A,)
+                obs, reward, terminated, truncated, _ = env.step(action.numpy())
+                frames.append(env.render()[::-1])
+                done = terminated or truncated
+            outcome = "success" if reward > 0 else "failure"
+            paths.append(video_dir / f"eval_placement{placement}_{outcome}.mp4")
+            write_video(paths[-1], frames)
+    finally:
+        env.close()  # an open EGL context prints an error at exit
+    return paths
+
+
+def evaluate_checkpoint(args: Args) -> dict:
+    """--eval-only: the saved policy's success rate with a 95% confidence interval."""
+    require_metaworld()
+    state = load_checkpoint(args.resume)
+    saved = Args(**{**state["args"], "resume": None, "eval_only": False})
+    actor = Actor(state["obs_size"], state["action_size"], saved.hidden_size)
+    load_checkpoint(args.resume, {"actor": actor})
+    actor.eval()
+    with ParallelEnvs(saved.num_workers, saved.num_workers, saved.seed, env_kwargs(saved)) as envs:
+        rate, _, _ = envs.evaluate(actor, args.eval_episodes)
+    n = args.eval_episodes
+    # Wilson score interval: sensible even at 0% or 100% success
+    z = 1.96
+    centre = (rate + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * np.sqrt(rate * (1 - rate) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    print(f"{n} episodes from step {state['global_step']:,}: success {rate:.2f} "
+          f"(95% CI {centre - half:.2f}-{centre + half:.2f})")
+    if args.capture_video:
+        video_dir = find_checkpoint(args.resume).parent / "videos"
+        print(f"videos: {', '.join(str(p) for p in record_videos(actor, saved, video_dir))}")
+    return {"success": float(rate), "ci95": [float(centre - half), float(centre + half)]}
+
+
+class StopRequest:
+    """Ctrl-C (SIGINT) or SIGTERM asks the loop to stop after the current
+    iteration and checkpoint; a second Ctrl-C exits at once."""
+
+    def __init__(self):
+        self.signal_number = 0
+        self.previous = {}
+
+    def __enter__(self):
+        for number in (signal.SIGINT, signal.SIGTERM):
+            self.previous[number] = signal.signal(number, self.handle)
+        return self
+
+    def handle(self, number, frame):
+        self.signal_number = number
+        print(f"\n{signal.Signals(number).name}: finishing this iteration, then checkpointing "
+              "(Ctrl-C again to quit at once)", flush=True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # the next Ctrl-C raises
+
+    def __exit__(self, *exc):
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+
+
+# ==============================================================================
 # Training loop
 # ==============================================================================
 def behaviour_cloning(actor: Actor, demos: dict[str, np.ndarray], args: Args,
@@ -751,7 +914,7 @@ def make_reference_policy(actor: Actor) -> Actor:
 
 
 def ppo_update(actor: Actor, critic: Critic, ref_actor: Actor, optimizer: torch.optim.Optimizer,
-               batch: dict[str, torch.Tensor], args: Args) -> dict[str, float]:
+               batch: dict[str, torch.Tensor], args: Args, step: int = 0) -> dict[str, float]:
     """K epochs of shuffled minibatches over one rollout's real transitions.
 
     batch holds obs (M, O), actions (M, A), log_probs (M,) of the old policy,
@@ -777,6 +940,7 @@ def ppo_update(actor: Actor, critic: Critic, ref_actor: Actor, optimizer: torch.
                 clip_coef=args.clip_coef, value_coef=args.value_coef,
                 entropy_coef=args.entropy_coef, reverse_kl_coef=args.reverse_kl_coef,
             )
+            check_finite(step, loss=loss)
             if args.optimizer_step == "epoch":
                 # Each minibatch's loss scaled by its share of the rollout: the
                 # accumulated gradient is that of the mean loss over the rollout.
@@ -784,13 +948,17 @@ def ppo_update(actor: Actor, critic: Critic, ref_actor: Actor, optimizer: torch.
             else:
                 optimizer.zero_grad()
                 loss.backward()
-                nn.utils.clip_grad_norm_(parameters, args.max_grad_norm)
+                grad_norm = nn.utils.clip_grad_norm_(parameters, args.max_grad_norm)  # before clipping
+                check_finite(step, gradient_norm=grad_norm)
                 optimizer.step()
             for key, value in parts.items():  # mean over all epochs, weighted by minibatch size
                 logged[key] = logged.get(key, 0.0) + value.item() * len(mb) / (M * args.update_epochs)
         if args.optimizer_step == "epoch":
-            nn.utils.clip_grad_norm_(parameters, args.max_grad_norm)
+            grad_norm = nn.utils.clip_grad_norm_(parameters, args.max_grad_norm)  # before clipping
+            check_finite(step, gradient_norm=grad_norm)
             optimizer.step()
+    check_finite(step, **{f"parameter {name}": p for name, p in named_parameters(
+        {"actor": actor, "critic": critic})})
     return logged
 
 
@@ -820,16 +988,26 @@ def write_eval_curve(run_path: Path, eval_history: list[tuple[int, float, float]
 
 
 def train(args: Args) -> dict:
-    """BC, then PPO with the reverse-KL penalty; returns a summary of the run."""
+    """BC, then PPO with the reverse-KL penalty (or continue the run `args.resume`);
+    returns a summary of the run."""
     validate(args)
     require_metaworld()
-    run_name = args.run_name or f"{Path(__file__).stem}__seed{args.seed}__{int(time.time())}"
-    run_path = Path(args.run_dir) / run_name
-    writer = SummaryWriter(str(run_path))
-    writer.add_text(
-        "hyperparameters",
-        "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in asdict(args).items()),
-    )
+    checkpoint = None
+    if args.resume is not None:  # continue: the saved arguments, the same run directory
+        checkpoint = load_checkpoint(args.resume)
+        args = Args(**{**checkpoint["args"], "resume": args.resume})
+        run_path = find_checkpoint(args.resume).parent
+    else:
+        run_name = args.run_name or f"{SCRIPT}__seed{args.seed}__{int(time.time())}"
+        run_path = Path(args.run_dir) / run_name
+    # purge_step: after a crash, drop any point logged past the checkpoint so
+    # the curves continue without duplicates.
+    writer = SummaryWriter(str(run_path), purge_step=checkpoint["global_step"] + 1 if checkpoint else None)
+    if checkpoint is None:
+        writer.add_text(
+            "hyperparameters",
+            "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in asdict(args).items()),
+        )
     # Seeding: NumPy and PyTorch here; the demos and every env from args.seed too.
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
@@ -844,10 +1022,12 @@ def train(args: Args) -> dict:
     obs_mean, obs_std = observation_statistics(demo_obs)  # (O,), (O,)
     actor = Actor(O, A, args.hidden_size, obs_mean, obs_std)
     critic = Critic(O, args.hidden_size, obs_mean, obs_std)
-    final_bc_loss = behaviour_cloning(actor, demos, args, writer)
-    print(f"[bc]   {len(demos['episode_lengths'])} demos, {len(demo_obs)} transitions, "
-          f"{args.bc_steps} steps: BC loss {final_bc_loss:.3f} ({time.time() - start_time:.0f} s)")
+    if checkpoint is None:
+        final_bc_loss = behaviour_cloning(actor, demos, args, writer)
+        print(f"[bc]   {len(demos['episode_lengths'])} demos, {len(demo_obs)} transitions, "
+              f"{args.bc_steps} steps: BC loss {final_bc_loss:.3f} ({time.time() - start_time:.0f} s)")
     ref_actor = make_reference_policy(actor)
+    nets = {"actor": actor, "critic": critic, "reference": ref_actor}  # what a checkpoint saves
 
     # ---- Phase 2: PPO with the reverse-KL penalty toward ref_actor.
     optimizer = torch.optim.Adam([*actor.parameters(), *critic.parameters()],
@@ -864,8 +1044,28 @@ def train(args: Args) -> dict:
     num_iterations = args.total_steps // (T * N)
     rl_steps = num_iterations * T * N
     eval_history: list[tuple[int, float, float]] = []  # (step, success, mean length)
-    global_step = 0
+    global_step, start_iteration, next_eval, seconds_before = 0, 0, args.eval_every, 0.0
     episode_lengths = np.zeros(N, dtype=int)  # (N,) steps so far in each env's episode
+
+    if checkpoint is not None:  # everything but the simulators' mid-episode state
+        load_checkpoint(args.resume, nets)
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        global_step, start_iteration = checkpoint["global_step"], checkpoint["iteration"]
+        next_eval, seconds_before = checkpoint["next_eval"], checkpoint["elapsed_seconds"]
+        eval_history = [tuple(row) for row in checkpoint["eval_history"]]
+        np.random.set_state(checkpoint["rng"]["numpy"])
+        torch.set_rng_state(checkpoint["rng"]["torch"])
+        print(f"resumed {run_path} at step {global_step:,}; environments start new episodes")
+
+    def checkpoint_state(iteration: int) -> dict:
+        return {
+            "script": SCRIPT, "args": asdict(args), "iteration": iteration, "global_step": global_step,
+            "obs_size": O, "action_size": A, "next_eval": next_eval, "eval_history": eval_history,
+            "nets": {name: net.state_dict() for name, net in nets.items()},
+            "optimizer": optimizer.state_dict(),
+            "elapsed_seconds": seconds_before + time.time() - start_time,
+            "rng": {"numpy": np.random.get_state(), "torch": torch.get_rng_state()},
+        }
 
     def evaluate() -> None:
         eval_start = time.time()
@@ -879,15 +1079,16 @@ def train(args: Args) -> dict:
               f"mean length {length:.0f} ({time.time() - eval_start:.1f} s)"
               + (" <- the BC policy" if global_step == 0 else ""))
 
+    checkpoint_path = run_path / "checkpoint.pt"
     try:
-        with ParallelEnvs(N, args.num_workers, args.seed, env_kwargs(args)) as envs:
-            evaluate()  # step 0: the BC policy, before any RL
-            next_eval = args.eval_every
+        with ParallelEnvs(N, args.num_workers, args.seed, env_kwargs(args)) as envs, StopRequest() as stop:
+            if checkpoint is None:
+                evaluate()  # step 0: the BC policy, before any RL
             next_obs = torch.as_tensor(envs.reset(), dtype=torch.float32)  # (N, O)
             next_is_reset = torch.zeros(N, dtype=torch.bool)  # (N,) next step is an autoreset row
-            rl_start = time.time()
+            rl_start, start_step = time.time(), global_step
 
-            for iteration in range(1, num_iterations + 1):
+            for iteration in range(start_iteration + 1, num_iterations + 1):
                 # ---- Collect a rollout of T steps in each of the N envs.
                 iteration_start = time.time()
                 stds, ended_lengths, ended_successes = [], [], []
@@ -932,7 +1133,7 @@ def train(args: Args) -> dict:
                     "returns": returns[valid],  # (M,)
                 }
                 update_start = time.time()
-                logged = ppo_update(actor, critic, ref_actor, optimizer, batch, args)
+                logged = ppo_update(actor, critic, ref_actor, optimizer, batch, args, global_step)
                 update_seconds = time.time() - update_start
 
                 # ---- Logging.
@@ -952,7 +1153,7 @@ def train(args: Args) -> dict:
                     writer.add_scalar("charts/episodic_return", train_success, global_step)
                     writer.add_scalar("charts/episodic_length", np.mean(ended_lengths), global_step)
                     writer.add_scalar("charts/train_success", train_success, global_step)
-                sps = global_step / (time.time() - rl_start)  # evaluations included
+                sps = (global_step - start_step) / (time.time() - rl_start)  # evaluations included
                 writer.add_scalar("charts/SPS", sps, global_step)
                 print(f"[ppo]  step {global_step:>9,}/{rl_steps:,} | train success {train_success:.2f} "
                       f"({len(ended_successes)} episodes) | KL to BC {logged['reverse_kl']:.3g} | "
@@ -962,14 +1163,29 @@ def train(args: Args) -> dict:
                 if global_step >= next_eval or iteration == num_iterations:
                     evaluate()
                     next_eval = (global_step // args.eval_every + 1) * args.eval_every
+
+                # ---- Checkpoint: on schedule, at the end, and when asked to stop.
+                due = args.checkpoint_every and global_step // args.checkpoint_every > (
+                    global_step - T * N) // args.checkpoint_every
+                if due or iteration == num_iterations or stop.signal_number:
+                    save_checkpoint(checkpoint_path, checkpoint_state(iteration))
+                if stop.signal_number:
+                    break
         rl_seconds = time.time() - rl_start
     finally:
         writer.close()
+    if stop.signal_number:
+        print(f"stopped at step {global_step:,}; checkpoint saved. Resume with:\n"
+              f"  python {SCRIPT}.py --resume {run_path}")
+        return {"script": SCRIPT, "total_steps": global_step, "interrupted": stop.signal_number,
+                "run_path": str(run_path)}
 
     # ---- The deliverables: weights, the eval curve as CSV and PNG, a summary.
     torch.save({"actor": actor.state_dict(), "critic": critic.state_dict(), "args": asdict(args)},
                run_path / "final.pt")
     write_eval_curve(run_path, eval_history)
+    if args.capture_video:
+        record_videos(actor, args, run_path / "videos")
     summary = {
         "script": Path(__file__).stem,
         "seed": args.seed,
@@ -977,8 +1193,9 @@ def train(args: Args) -> dict:
         "bc_success": eval_history[0][1],
         "final_success": eval_history[-1][1],
         "best_success": max(success for _, success, _ in eval_history),
-        "wall_seconds": time.time() - start_time,
-        "rl_steps_per_second": global_step / rl_seconds,  # evaluations included
+        "wall_seconds": seconds_before + time.time() - start_time,
+        "rl_steps_per_second": (global_step - start_step) / rl_seconds,  # evaluations included
+        "interrupted": 0,
         "run_path": str(run_path),
     }
     (run_path / "summary.json").write_text(json.dumps(summary, indent=2))
@@ -993,14 +1210,21 @@ def main() -> None:
     args = tyro.cli(Args)
     try:
         validate(args)
+        if args.benchmark_env_steps > 0:
+            require_metaworld()
+            benchmark_env_steps(args)
+            return
+        summary = evaluate_checkpoint(args) if args.eval_only else train(args)
     except ValueError as error:  # bad input: a one-line message, no traceback
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
-    if args.benchmark_env_steps > 0:
-        require_metaworld()
-        benchmark_env_steps(args)
-        return
-    train(args)
+    except FloatingPointError as error:  # a NaN or inf: stop, the last checkpoint is kept
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:  # a second Ctrl-C: leave at once
+        sys.exit(130)
+    if summary.get("interrupted"):
+        sys.exit(128 + summary["interrupted"])  # 130 for SIGINT, 143 for SIGTERM
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import tyro
-from conftest import read_scalars, run_script
+from conftest import ROOT, read_scalars, run_script
 
 import ppo_hammer_bc_kl as hammer
 
@@ -493,3 +493,78 @@ def test_rl_beats_the_bc_policy_on_a_reduced_budget(tmp_path):
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "learn" / "summary.json").read_text())
     assert summary["final_success"] >= summary["bc_success"] + 0.06, summary
+
+
+# ---- Runs that survive: checkpoints, resume, interruption, non-finite values, eval-only, video.
+def test_sigint_checkpoints_and_resume_continues_the_curves(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    args = [*TINY, "--total-steps", "2560", "--run-dir", str(tmp_path), "--run-name", "live",
+            "--demo-cache-dir", str(tmp_path / "demos")]
+    process = subprocess.Popen([sys.executable, str(ROOT / SCRIPT), *args], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    for line in process.stdout:  # wait until the PPO phase runs
+        if line.startswith("[ppo]"):
+            break
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "--resume" in stdout and "Traceback" not in stderr
+    state = hammer.load_checkpoint(tmp_path / "live")
+    stopped_at = state["global_step"]
+    assert 0 < stopped_at < 2560
+    assert set(state["nets"]) == {"actor", "critic", "reference"}
+
+    result = run_script(SCRIPT, "--resume", str(tmp_path / "live"), timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "[bc]" not in result.stdout  # BC is not redone on resume
+    evals = read_scalars(tmp_path / "live")["eval/episode_success"]
+    steps = [step for step, _ in evals]
+    assert steps == sorted(set(steps)) and steps[0] == 0 and steps[-1] == 2560  # no duplicates
+    csv_steps = [int(row.split(",")[0]) for row in
+                 (tmp_path / "live" / "eval_success.csv").read_text().splitlines()[1:]]
+    assert csv_steps == steps  # the eval history survived the stop
+
+
+def test_non_finite_loss_stops_with_a_message(tmp_path, monkeypatch):
+    original = hammer.ppo_kl_loss
+
+    def poisoned(*args, **kwargs):
+        total, parts = original(*args, **kwargs)
+        return total * float("nan"), parts
+
+    monkeypatch.setattr(hammer, "ppo_kl_loss", poisoned)
+    args = tyro.cli(hammer.Args, args=[*TINY, "--run-dir", str(tmp_path), "--run-name", "nan",
+                                       "--demo-cache-dir", str(tmp_path / "demos")])
+    with pytest.raises(FloatingPointError, match="loss is not finite at step 256"):
+        hammer.train(args)
+    assert not (tmp_path / "nan" / "checkpoint.pt").exists()  # nothing bad was saved
+
+
+def test_eval_only_prints_a_confidence_interval(tmp_path):
+    result = run_script(SCRIPT, *TINY, "--run-dir", str(tmp_path), "--run-name", "e",
+                        "--demo-cache-dir", str(tmp_path / "demos"), timeout=120)
+    assert result.returncode == 0, result.stderr
+    result = run_script(SCRIPT, "--eval-only", "--resume", str(tmp_path / "e"), "--eval-episodes", "4",
+                        timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "4 episodes from step 512: success" in result.stdout and "95% CI" in result.stdout
+
+
+def test_capture_video_writes_frames(tmp_path):
+    import imageio.v2 as imageio
+
+    args = hammer.Args(max_episode_steps=5, hidden_size=8)
+    paths = hammer.record_videos(hammer.Actor(39, 4, 8), args, tmp_path, num_episodes=1)
+    reader = imageio.get_reader(paths[0])
+    assert reader.count_frames() == 6  # the first frame and one per step
+    assert reader.get_data(0).shape == (256, 256, 3)
+
+
+def test_checkpoint_from_another_script_is_refused(tmp_path):
+    torch.save({"script": "ppo_cartpole", "args": {}}, tmp_path / "checkpoint.pt")
+    result = run_script(SCRIPT, "--resume", str(tmp_path))
+    assert result.returncode == 2
+    assert "written by ppo_cartpole, not by ppo_hammer_bc_kl" in result.stderr
