@@ -18,7 +18,7 @@ import vpg_cartpole
         # A random policy scores about 22. Thresholds sit well below what the
         # default run reaches at this budget, well above chance.
         (reinforce_cartpole, 2_000_000, 150),
-        (vpg_cartpole, 1_000_000, 200),
+        (vpg_cartpole, 2_000_000, 200),
         (ppo_cartpole, 250_000, 400),
     ],
     ids=["reinforce", "vpg", "ppo"],
