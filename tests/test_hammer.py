@@ -231,6 +231,54 @@ def test_reverse_kl_is_zero_when_the_actor_equals_the_reference():
     assert parts["reverse_kl"].item() > 0
 
 
+def test_gaussian_kl_matches_torch_distributions():
+    torch.manual_seed(0)
+    p = hammer.TruncatedNormal(torch.randn(8, 4).tanh(), torch.rand(8, 4) + 0.01)
+    q = hammer.TruncatedNormal(torch.randn(8, 4).tanh(), torch.rand(8, 4) + 0.01)
+    expected = torch.distributions.kl_divergence(
+        torch.distributions.Normal(p.mean, p.std), torch.distributions.Normal(q.mean, q.std)).sum(-1)
+    torch.testing.assert_close(hammer.gaussian_kl(p, q), expected)
+    assert torch.equal(hammer.gaussian_kl(p, p), torch.zeros(8))
+
+
+def test_gaussian_kl_on_a_hand_worked_example():
+    # KL(N(0.05, 0.1) || N(0, 0.1)) = (0.05 / 0.1)^2 / 2 = 0.125;
+    # KL(N(0, 0.2) || N(0, 0.1)) = ln(0.1 / 0.2) + 0.2^2 / (2 * 0.1^2) - 1/2 = 1.5 - ln 2 = 0.8068528
+    p = hammer.TruncatedNormal(torch.tensor([0.05, 0.0]), torch.tensor([0.1, 0.2]))
+    q = hammer.TruncatedNormal(torch.tensor([0.0, 0.0]), torch.tensor([0.1, 0.1]))
+    assert hammer.gaussian_kl(p, q).item() == pytest.approx(0.125 + 0.8068528, abs=1e-6)
+
+
+def test_the_sampled_kl_estimate_agrees_with_the_exact_kl_only_near_ratio_one():
+    # With old = new (ratio 1) the sampled estimate averages to the exact KL ...
+    torch.manual_seed(0)
+    new = hammer.TruncatedNormal(torch.tensor([0.3]), torch.tensor([0.2]), low=-10, high=10)
+    ref = hammer.TruncatedNormal(torch.tensor([0.0]), torch.tensor([0.25]), low=-10, high=10)
+    actions = 0.3 + 0.2 * torch.randn(200_000, 1)
+    log_new = new.log_prob(actions)
+    _, parts = hammer.ppo_kl_loss(log_new, log_new, ref.log_prob(actions), *torch.zeros(4, 200_000),
+                                  **COEFS)
+    exact = hammer.gaussian_kl(new, ref).item()  # ln 1.25 + (0.04 + 0.09) / 0.125 - 1/2 = 0.763144
+    assert exact == pytest.approx(0.7631436, abs=1e-6)
+    assert parts["reverse_kl"].item() == pytest.approx(exact, abs=0.01)
+    # ... but one sample that the old policy rarely drew and the reference likes
+    # gets a big ratio and a negative term, which a KL never is. By hand, action 0,
+    # old N(1, 1), new N(0.05, 0.1), ref N(0, 0.1): log new - log ref = -0.125,
+    # ratio = exp(-0.125 - ln 0.1 + 0.5) = 14.5499; estimate 14.5499 * -0.125 = -1.8187.
+    old = hammer.TruncatedNormal(torch.tensor([1.0]), torch.tensor([1.0]))
+    new = hammer.TruncatedNormal(torch.tensor([0.05]), torch.tensor([0.1]))
+    ref = hammer.TruncatedNormal(torch.tensor([0.0]), torch.tensor([0.1]))
+    action = torch.zeros(1, 1)
+    zeros = torch.zeros(1)
+    _, sampled = hammer.ppo_kl_loss(new.log_prob(action), old.log_prob(action), ref.log_prob(action),
+                                    zeros, zeros, zeros, zeros, **COEFS)
+    assert sampled["reverse_kl"].item() == pytest.approx(-1.8187, abs=1e-3)
+    _, analytic = hammer.ppo_kl_loss(new.log_prob(action), old.log_prob(action), ref.log_prob(action),
+                                     zeros, zeros, zeros, zeros, **COEFS,
+                                     exact_kl=hammer.gaussian_kl(new, ref))
+    assert analytic["reverse_kl"].item() == pytest.approx(0.125, abs=1e-6)
+
+
 def test_bc_loss_is_the_negative_log_likelihood():
     dist = hammer.TruncatedNormal(torch.tensor([[0.0, 0.5]]), torch.tensor([[1.0, 0.5]]))
     # -log N(0; 0, 1) - log N(1; 0.5, 0.5) = 0.9189385 + (0.5 + log 0.5 + 0.9189385) = 1.6447298
@@ -250,8 +298,9 @@ def test_behaviour_cloning_lowers_the_bc_loss():
     assert after < before - 0.5
 
 
+@pytest.mark.parametrize("kl_estimator", ["analytic", "sampled"])
 @pytest.mark.parametrize("optimizer_step", ["epoch", "minibatch"])
-def test_the_reference_policy_does_not_change_across_an_update(optimizer_step):
+def test_the_reference_policy_does_not_change_across_an_update(optimizer_step, kl_estimator):
     torch.manual_seed(0)
     actor, critic = hammer.Actor(39, 4, 32), hammer.Critic(39, 32)
     reference = hammer.make_reference_policy(actor)
@@ -266,7 +315,7 @@ def test_the_reference_policy_does_not_change_across_an_update(optimizer_step):
         batch = {"obs": obs, "actions": actions, "log_probs": dist.log_prob(actions),
                  "advantages": torch.randn(M), "returns": torch.randn(M)}
     args = hammer.Args(update_epochs=3, minibatch_size=16, optimizer_step=optimizer_step,
-                       reverse_kl_coef=1.0)
+                       reverse_kl_coef=1.0, kl_estimator=kl_estimator)
     optimizer = torch.optim.Adam([*actor.parameters(), *critic.parameters()], lr=1e-3)
     logged = hammer.ppo_update(actor, critic, reference, optimizer, batch, args)
     for name, tensor in reference.state_dict().items():
