@@ -147,7 +147,9 @@ class Policy(nn.Module):
         )
 
     def forward(self, obs: torch.Tensor) -> Categorical:
-        return Categorical(logits=self.net(obs))  # batch shape (..., ), one draw per obs
+        # batch shape (..., ), one draw per obs. No argument validation: the training
+        # loop checks the logits itself and stops with a clearer message (and sooner).
+        return Categorical(logits=self.net(obs), validate_args=False)
 
 
 # ==============================================================================
@@ -439,6 +441,8 @@ def train(args: Args) -> dict:
             check_finite(global_step, gradient_norm=grad_norm)
             optimizer.step()
             check_finite(global_step, **{f"parameter {name}": p for name, p in named_parameters(nets)})
+            with torch.no_grad():  # finite but huge weights can still overflow the logits
+                check_finite(global_step, **{"policy logits": policy.net(b_obs)})
 
             # ---- Logging.
             elapsed = seconds_before + time.time() - start_time

@@ -157,7 +157,9 @@ class Policy(nn.Module):
         )
 
     def forward(self, obs: torch.Tensor) -> Categorical:
-        return Categorical(logits=self.net(obs))  # batch shape (..., ), one draw per obs
+        # batch shape (..., ), one draw per obs. No argument validation: the training
+        # loop checks the logits itself and stops with a clearer message (and sooner).
+        return Categorical(logits=self.net(obs), validate_args=False)
 
 
 class Value(nn.Module):
@@ -489,6 +491,8 @@ def train(args: Args) -> dict:
             check_finite(global_step, gradient_norm=grad_norm)
             optimizer.step()
             check_finite(global_step, **{f"parameter {name}": p for name, p in named_parameters(nets)})
+            with torch.no_grad():  # finite but huge weights can still overflow the logits
+                check_finite(global_step, **{"policy logits": policy.net(b_obs)})
             for _ in range(args.value_steps):  # fit V further to the same return targets
                 optimizer.zero_grad(set_to_none=True)  # the policy gets no gradient: Adam skips it
                 value_loss(value(b_obs), b_returns).backward()

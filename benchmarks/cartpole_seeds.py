@@ -45,11 +45,13 @@ def main() -> None:
         return "never" if value is None else format(value, spec)
 
     print(f"\n{stem} {' '.join(options.extra)}\n")
-    print("| seed | final mean return (last 100) | steps to solve | seconds to solve "
-          "| steps/s | wall seconds |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("| seed | final mean return (last 100) | lowest after solving | steps to solve "
+          "| seconds to solve | steps/s | wall seconds |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
-        print(f"| {row['seed']} | {row['final_mean_return_100']:.1f} | {fmt(row['solved_step'], ',')} "
+        print(f"| {row['seed']} | {row['final_mean_return_100']:.1f} "
+              f"| {fmt(row['lowest_mean_return_100_after_solved'], '.1f')} "
+              f"| {fmt(row['solved_step'], ',')} "
               f"| {fmt(row['solved_seconds'], '.1f')} | {row['steps_per_second']:,.0f} "
               f"| {row['process_seconds']:.1f} |")
 

@@ -128,6 +128,15 @@ def test_non_finite_exits_nonzero_from_main(tmp_path, monkeypatch, capsys):
     assert "loss is not finite at step 256" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("module", MODULES, ids=IDS)
+def test_an_absurd_learning_rate_stops_as_non_finite(module, tmp_path):
+    # Adam moves every weight by ~1e30 in one step: the weights stay finite (float32
+    # reaches 3e38) but the logits overflow. That must stop the run like a NaN loss,
+    # not as a validation error from deep inside torch.distributions.
+    with pytest.raises(FloatingPointError, match=r"not finite at step .*--learning-rate"):
+        module.train(small_args(module, tmp_path, "absurd", learning_rate=1e30))
+
+
 def test_eval_only_reports_a_confidence_interval(tmp_path):
     reinforce_cartpole.train(small_args(reinforce_cartpole, tmp_path, "e"))
     result = run_script("reinforce_cartpole.py", "--eval-only", "--resume", str(tmp_path / "e"),
