@@ -113,7 +113,8 @@ class Args:
     """Adam step size of the PPO phase (alpha in the paper). Ten times below
     the usual 3e-4: BC leaves the actor's std tiny (0.003-0.06), so a small
     change of the mean is a big change of pi(a|s); at 3e-4 one update moved
-    the policy by an approximate KL of 70 and it collapsed (measured); 1e-5 to 1e-4"""
+    the policy by an approximate KL of 70 and it collapsed (measured, with the
+    sampled KL estimate); 1e-5 to 1e-4"""
     gamma: float = 0.99
     """discount factor (gamma) in (0, 1]; 0.99 looks about 100 steps ahead,
     about one episode here"""
