@@ -743,6 +743,7 @@ def ppo_kl_loss(
     # KL(pi_new || pi_ref) = E_{a ~ pi_new}[log pi_new(a|s) - log pi_ref(a|s)]; our actions
     # come from pi_old, so weight each by the importance ratio pi_new / pi_old.
     # The reference is a fixed target: no gradient through its log-probs.
+    # Given exact_kl, use the closed form instead: no sampled actions, no ratio.
     if exact_kl is None:
         reverse_kl = (ratio * (new_log_probs - ref_log_probs.detach())).mean()
     else:
@@ -965,8 +966,8 @@ def ppo_update(actor: Actor, critic: Critic, ref_actor: Actor, optimizer: torch.
         for start in range(0, M, args.minibatch_size):
             mb = permutation[start:start + args.minibatch_size]  # (B,)
             dist = actor(batch["obs"][mb])
-            exact_kl = None
-            if args.kl_estimator == "analytic":
+            exact_kl = None  # the sampled estimate, inside ppo_kl_loss
+            if args.kl_estimator == "analytic":  # (B,) KL(pi_new(.|s) || pi_ref(.|s)), closed form
                 exact_kl = gaussian_kl(dist, TruncatedNormal(ref_dist.mean[mb], ref_dist.std[mb]))
             loss, parts = ppo_kl_loss(
                 dist.log_prob(batch["actions"][mb]), batch["log_probs"][mb], ref_log_probs[mb],

@@ -158,7 +158,7 @@ class Policy(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> Categorical:
         # batch shape (..., ), one draw per obs. No argument validation: the training
-        # loop checks the logits itself and stops with a clearer message (and sooner).
+        # loop checks the logits itself and stops with a clearer message.
         return Categorical(logits=self.net(obs), validate_args=False)
 
 

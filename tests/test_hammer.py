@@ -324,6 +324,34 @@ def test_the_reference_policy_does_not_change_across_an_update(optimizer_step, k
     assert set(logged) >= {"policy_loss", "value_loss", "entropy", "reverse_kl", "approx_kl"}
 
 
+@pytest.mark.parametrize("kl_estimator", ["analytic", "sampled"])
+def test_the_update_penalises_the_kl_the_argument_names(kl_estimator):
+    # One epoch, one minibatch, learning rate 0: the logged penalty is that of
+    # the starting actor, recomputed here with torch.distributions.
+    torch.manual_seed(0)
+    actor, critic = hammer.Actor(39, 4, 32), hammer.Critic(39, 32)
+    reference = hammer.make_reference_policy(actor)
+    with torch.no_grad():
+        actor.mean_head.bias += 0.05  # move away from the reference
+    M = 64
+    obs = torch.randn(M, 39)
+    with torch.no_grad():
+        dist = actor(obs)
+        actions = dist.sample()
+        batch = {"obs": obs, "actions": actions, "log_probs": dist.log_prob(actions),
+                 "advantages": torch.randn(M), "returns": torch.randn(M)}
+        new = torch.distributions.Normal(dist.mean, dist.std)
+        ref = torch.distributions.Normal(reference(obs).mean, reference(obs).std)
+        if kl_estimator == "analytic":
+            expected = torch.distributions.kl_divergence(new, ref).sum(-1).mean()
+        else:  # ratio 1 (old = new): the plain mean of log pi - log pi_ref
+            expected = (new.log_prob(actions) - ref.log_prob(actions)).sum(-1).mean()
+    args = hammer.Args(update_epochs=1, minibatch_size=M, kl_estimator=kl_estimator)
+    optimizer = torch.optim.SGD([*actor.parameters(), *critic.parameters()], lr=0.0)
+    logged = hammer.ppo_update(actor, critic, reference, optimizer, batch, args)
+    assert logged["reverse_kl"] == pytest.approx(expected.item(), rel=1e-4)
+
+
 # ==============================================================================
 # The environment and the demonstrations
 # ==============================================================================
