@@ -13,13 +13,14 @@ is hopeless within a CPU budget, so the script works in two phases:
    KL divergence KL(pi || pi_ref) to a frozen copy of the BC policy, so the
    policy improves where the reward says so without forgetting the demos.
 
-Three departures from that design, each measured (see their docstrings): a
-success counts only if Meta-World's own guard agrees the hammer drove the nail
-(PPO otherwise learns to push the nail in by hand); the networks standardise
-their inputs with the demos' statistics (BC from 5 demos: 50-72% instead of
-2-42%); and the KL penalty is the exact KL between the two normals at each
-state, not the importance-weighted sample estimate, which blew up and wrecked
-one of three 1M-step runs (--kl-estimator sampled keeps it).
+Four departures from that design, each measured (see their docstrings and
+the README): a success counts only if Meta-World's own guard agrees the hammer
+drove the nail (PPO otherwise learns to push the nail in by hand); the networks
+standardise their inputs with the demos' statistics (BC from 5 demos: 50-72%
+instead of 2-42%); the KL penalty is the exact KL between the two normals at
+each state, not the importance-weighted sample estimate, which blew up and
+wrecked one of three 1M-step runs (--kl-estimator sampled keeps it); and the
+actor's std is floored for RL, or PPO barely explores around BC's tiny std.
 
     python ppo_hammer_bc_kl.py --total-steps 1000000   # the whole experiment
     python ppo_hammer_bc_kl.py --help                  # every argument, documented
@@ -109,12 +110,11 @@ class Args:
     num_steps: int = 256
     """T, steps per environment in one rollout; the rollout of T * N
     transitions is then reused for several epochs"""
-    learning_rate: float = 3e-5
-    """Adam step size of the PPO phase (alpha in the paper). Ten times below
-    the usual 3e-4: BC leaves the actor's std tiny (0.003-0.06), so a small
-    change of the mean is a big change of pi(a|s); at 3e-4 one update moved
-    the policy by an approximate KL of 70 and it collapsed (measured, with the
-    sampled KL estimate); 1e-5 to 1e-4"""
+    learning_rate: float = 1e-4
+    """Adam step size of the PPO phase (alpha in the paper). With the std
+    floored (--min-std), 1e-4 keeps each update in PPO's usual regime (approx
+    KL ~0.01, clipfrac ~0.1); seed 4, 200k steps, floor 0.1: 0.80 -> 0.96,
+    where 3e-5 reached 0.90 (measured: see the README); 3e-5 to 3e-4"""
     gamma: float = 0.99
     """discount factor (gamma) in (0, 1]; 0.99 looks about 100 steps ahead,
     about one episode here"""
@@ -127,11 +127,9 @@ class Args:
     """B, transitions per minibatch; at most num_envs * num_steps; 64-1024"""
     optimizer_step: Literal["epoch", "minibatch"] = "minibatch"
     """'minibatch': one gradient clip and one Adam step per minibatch (the PPO
-    paper's and CleanRL's schedule); 'epoch': accumulate the gradients of all
-    minibatches of an epoch, each loss scaled by its share of the rollout, then
-    one clip and one Adam step per epoch (the reference homework's design: 8x
-    fewer Adam steps). Measured, 150k steps, 3 seeds, BC 0.82/0.84/0.86:
-    'minibatch' reached 1.00/1.00/0.88, 'epoch' 0.96/0.94/0.88"""
+    paper's and CleanRL's schedule); 'epoch': one step per epoch on the
+    accumulated gradient of the mean loss (the reference homework's design: 8x
+    fewer Adam steps, learned slower, measured: see the README)"""
     clip_coef: float = 0.2
     """epsilon, the clip range of the probability ratio (PPO paper eq. 7); 0.1-0.3"""
     value_coef: float = 0.5
@@ -148,14 +146,18 @@ class Args:
     paper; stops rare huge steps); 0.5-1"""
     kl_estimator: Literal["analytic", "sampled"] = "analytic"
     """how the penalty KL(pi || pi_ref) is computed on each minibatch.
-    'sampled': mean(ratio * (log pi(a|s) - log pi_ref(a|s))) over the rollout's
-    actions, the importance-weighted estimate of the reference homework. It is
-    right only near ratio 1: nothing clips the ratio in this term, so with BC's
-    tiny std a few actions get huge ratios, swamp the minibatch, and can even
-    drive the estimate below zero, which a KL never is (measured: seed 3 of
-    the 1M-step run, estimates of 1e7, success 0.96 -> 0.00 after 700k steps).
     'analytic': the exact KL between the two diagonal normals at each visited
-    state (no sampled actions, no ratio, never negative)"""
+    state. 'sampled': mean(ratio * (log pi(a|s) - log pi_ref(a|s))) over the
+    rollout's actions, the reference homework's estimate; the ratio is not
+    clipped there, and with BC's tiny std it blew up to 1e7 and wrecked a run
+    (measured: see the README)"""
+    min_std: float = 0.2
+    """floor on the actor's std in the RL phase, in the actor and in the frozen
+    BC reference alike (so the KL compares floored normals). BC leaves the std
+    at its residual error (0.003-0.06): PPO then hardly explores, and every move
+    away from BC costs a huge KL. Seeds 4 / 5 (BC 0.80 / 0.82), lr 1e-4: floor
+    0.1 reached 0.90 / 0.90 at 100k steps, 0.2 reached 0.98 / 1.00 (measured:
+    see the README); 0 keeps BC's std; 0.1-0.3"""
     hidden_size: int = 256
     """width of the two hidden layers of the actor and of the critic"""
     num_demos: int = 5
@@ -234,6 +236,8 @@ def validate(args: Args) -> None:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 0 (got {getattr(args, name)})")
     if not 0 < args.gamma <= 1:
         raise ValueError(f"--gamma must be in (0, 1] (got {args.gamma})")
+    if not 0 <= args.min_std < 1:
+        raise ValueError(f"--min-std must be in [0, 1) (got {args.min_std})")
     if not 0 <= args.gae_lambda <= 1:
         raise ValueError(f"--gae-lambda must be in [0, 1] (got {args.gae_lambda})")
     # The task list comes from Meta-World; without it, train() says what to install.
@@ -383,18 +387,23 @@ def env_worker(conn, env_seeds: list[int], eval_seed: int, env_kwargs: dict) -> 
         conn.close()
 
 
-def run_eval_episode(env: gym.Env, actor: nn.Module, placement: int) -> tuple[bool, bool, int]:
-    """One episode from a given placement with the mean action.
+def run_eval_episode(env: gym.Env, actor: nn.Module, placement: int,
+                     frames: list | None = None) -> tuple[bool, bool, int]:
+    """One episode from a given placement with the mean action; appends its frames to `frames`.
 
     Returns (success, nail driven in by any means, length).
     """
     obs, length = reset_to_placement(env, placement), 0
     while True:  # the time limit guarantees an end
+        if frames is not None:  # MuJoCo's frame rows come bottom-up from this camera: flip them
+            frames.append(env.render()[::-1])
         with torch.no_grad():
             action = actor(torch.as_tensor(obs, dtype=torch.float32)).mean  # (A,)
         obs, reward, terminated, truncated, info = env.step(action.numpy())
         length += 1
         if terminated or truncated:
+            if frames is not None:
+                frames.append(env.render()[::-1])  # the last frame too
             return reward > 0, bool(info["success"]), length
 
 
@@ -625,6 +634,7 @@ class Actor(nn.Module):
     def __init__(self, obs_size: int, action_size: int, hidden_size: int,
                  obs_mean: torch.Tensor | None = None, obs_std: torch.Tensor | None = None):
         super().__init__()
+        self.min_std = 1e-5  # the std's floor; raised to args.min_std after BC (see train)
         self.trunk = nn.Sequential(
             Standardize(obs_size, obs_mean, obs_std),
             nn.Linear(obs_size, hidden_size),
@@ -638,7 +648,8 @@ class Actor(nn.Module):
     def forward(self, obs: torch.Tensor) -> TruncatedNormal:
         features = self.trunk(obs)  # (..., hidden)
         mean = torch.tanh(self.mean_head(features))  # (..., A), inside the action box
-        std = self.log_std_head(features).exp().clamp(1e-5, 1.0)  # (..., A)
+        # Below the floor the std is constant (no gradient): it rises only where the head exceeds it.
+        std = self.log_std_head(features).exp().clamp(self.min_std, 1.0)  # (..., A)
         return TruncatedNormal(mean, std)
 
 
@@ -835,10 +846,6 @@ def check_finite(step: int, **quantities: torch.Tensor) -> None:
             )
 
 
-def named_parameters(nets: dict[str, nn.Module]):
-    return ((f"{net_name}.{name}", p) for net_name, net in nets.items() for name, p in net.named_parameters())
-
-
 def write_video(path: Path, frames: list[np.ndarray], fps: int = 30) -> None:
     """Frames (H, W, 3) uint8 to an MP4 file (imageio with its bundled ffmpeg)."""
     import imageio.v2 as imageio  # only needed for --capture-video
@@ -854,17 +861,9 @@ def record_videos(actor: Actor, args: Args, video_dir: Path, num_episodes: int =
     paths = []
     try:
         for placement in range(num_episodes):
-            obs = reset_to_placement(env, placement)
-            # MuJoCo's frame rows come bottom-up from this camera: flip to the right way up
-            frames, done, reward = [env.render()[::-1]], False, 0.0
-            while not done:
-                with torch.no_grad():
-                    action = actor(torch.as_tensor(obs, dtype=torch.float32)).mean  # (A,)
-                obs, reward, terminated, truncated, _ = env.step(action.numpy())
-                frames.append(env.render()[::-1])
-                done = terminated or truncated
-            outcome = "success" if reward > 0 else "failure"
-            paths.append(video_dir / f"eval_placement{placement}_{outcome}.mp4")
+            frames: list[np.ndarray] = []  # (H, W, 3) each
+            success, _, _ = run_eval_episode(env, actor, placement, frames)
+            paths.append(video_dir / f"eval_placement{placement}_{'success' if success else 'failure'}.mp4")
             write_video(paths[-1], frames)
     finally:
         env.close()  # an open EGL context prints an error at exit
@@ -874,16 +873,13 @@ def record_videos(actor: Actor, args: Args, video_dir: Path, num_episodes: int =
 def evaluate_checkpoint(args: Args) -> dict:
     """--eval-only: the saved policy's success rate with a 95% confidence interval."""
     require_metaworld()
-    state = load_checkpoint(args.resume)
+    state = load_checkpoint(args.resume)  # checkpoint.pt or best.pt
     saved = Args(**{**state["args"], "resume": None, "eval_only": False})
     actor = Actor(state["obs_size"], state["action_size"], saved.hidden_size)
-    load_checkpoint(args.resume, {"actor": actor})
-    actor.eval()
+    actor.load_state_dict(state["nets"]["actor"])  # same shape: built from the saved arguments
     with ParallelEnvs(saved.num_workers, saved.num_workers, saved.seed, env_kwargs(saved)) as envs:
         rate, _, _ = envs.evaluate(actor, args.eval_episodes)
-    n = args.eval_episodes
-    # Wilson score interval: sensible even at 0% or 100% success
-    z = 1.96
+    n, z = args.eval_episodes, 1.96  # Wilson score interval (95%): sensible even at 0% or 100% success
     centre = (rate + z**2 / (2 * n)) / (1 + z**2 / n)
     half = z * np.sqrt(rate * (1 - rate) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
     print(f"{n} episodes from step {state['global_step']:,}: success {rate:.2f} "
@@ -994,8 +990,8 @@ def ppo_update(actor: Actor, critic: Critic, ref_actor: Actor, optimizer: torch.
             grad_norm = nn.utils.clip_grad_norm_(parameters, args.max_grad_norm)  # before clipping
             check_finite(step, gradient_norm=grad_norm)
             optimizer.step()
-    check_finite(step, **{f"parameter {name}": p for name, p in named_parameters(
-        {"actor": actor, "critic": critic})})
+    check_finite(step, **{f"parameter {name}": p for name, p in [
+        *actor.named_parameters("actor"), *critic.named_parameters("critic")]})
     return logged
 
 
@@ -1026,12 +1022,13 @@ def write_eval_curve(run_path: Path, eval_history: list[tuple[int, float, float]
 
 def train(args: Args) -> dict:
     """BC, then PPO with the reverse-KL penalty (or continue the run `args.resume`);
-    returns a summary of the run."""
-    validate(args)
+    returns a summary of the run. Expects arguments that passed validate() (main checks)."""
     require_metaworld()
     checkpoint = None
     if args.resume is not None:  # continue: the saved arguments, the same run directory
         checkpoint = load_checkpoint(args.resume)
+        if "optimizer" not in checkpoint:
+            raise ValueError(f"--resume: {args.resume} holds only a policy; evaluate it with --eval-only")
         args = Args(**{**checkpoint["args"], "resume": args.resume})
         run_path = find_checkpoint(args.resume).parent
     else:
@@ -1063,6 +1060,7 @@ def train(args: Args) -> dict:
         final_bc_loss = behaviour_cloning(actor, demos, args, writer)
         print(f"[bc]   {len(demos['episode_lengths'])} demos, {len(demo_obs)} transitions, "
               f"{args.bc_steps} steps: BC loss {final_bc_loss:.3f} ({time.time() - start_time:.0f} s)")
+    actor.min_std = max(args.min_std, 1e-5)  # exploration for RL; the reference gets the same floor
     ref_actor = make_reference_policy(actor)
     nets = {"actor": actor, "critic": critic, "reference": ref_actor}  # what a checkpoint saves
 
@@ -1107,6 +1105,10 @@ def train(args: Args) -> dict:
     def evaluate() -> None:
         eval_start = time.time()
         success, nail_driven, length = envs.evaluate(actor, args.eval_episodes)
+        if success > max((s for _, s, _ in eval_history), default=-1.0):  # a new best: keep its policy
+            save_checkpoint(run_path / "best.pt", {
+                "script": SCRIPT, "args": asdict(args), "global_step": global_step, "obs_size": O,
+                "action_size": A, "eval_success": success, "nets": {"actor": actor.state_dict()}})
         eval_history.append((global_step, success, length))
         writer.add_scalar("eval/episode_success", success, global_step)
         writer.add_scalar("eval/nail_driven", nail_driven, global_step)  # by any means, hand too
@@ -1217,9 +1219,7 @@ def train(args: Args) -> dict:
         return {"script": SCRIPT, "total_steps": global_step, "interrupted": stop.signal_number,
                 "run_path": str(run_path)}
 
-    # ---- The deliverables: weights, the eval curve as CSV and PNG, a summary.
-    torch.save({"actor": actor.state_dict(), "critic": critic.state_dict(), "args": asdict(args)},
-               run_path / "final.pt")
+    # ---- The deliverables (beside checkpoint.pt and best.pt): the eval curve as CSV and PNG, a summary.
     write_eval_curve(run_path, eval_history)
     if args.capture_video:
         record_videos(actor, args, run_path / "videos")

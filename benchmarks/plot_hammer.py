@@ -39,9 +39,9 @@ def main() -> None:
 
     figure, axis = plt.subplots(figsize=(7, 4))
     named = any(name for name, _ in groups)
-    print(("| setting " if named else "") + "| seed | BC success (step 0) | final success "
-          "| best success | wall-clock | RL steps/s |")
-    print(("|---" if named else "") + "|---:|---:|---:|---:|---:|---:|")
+    print(("| setting " if named else "") + "| seed | BC (step 0) | 100k | 300k | final | best "
+          "| first step >= 0.9 | wall-clock | RL steps/s |")
+    print(("|---" if named else "") + "|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for style, (name, runs) in zip(LINE_STYLES, groups):
         for colour, run in enumerate(runs):
             with open(run / "eval_success.csv") as file:
@@ -52,10 +52,13 @@ def main() -> None:
             axis.plot(steps, successes, ls=style, marker="o", ms=3, color=f"C{colour}", label=label)
             if style == LINE_STYLES[0]:  # the BC level, once per seed
                 axis.axhline(successes[0], color=f"C{colour}", ls=":", lw=1)
+            at = {mark: next((f"{s:.2f}" for step, s in rows if step >= mark), "-")  # first eval from there
+                  for mark in (100_000, 300_000)}
+            first = next((f"{step / 1000:.0f}k" for step, s in rows if s >= 0.9), "never")
             print((f"| {name} " if named else "")
-                  + f"| {summary['seed']} | {successes[0]:.2f} | {successes[-1]:.2f} "
-                  f"| {max(successes):.2f} | {summary['wall_seconds'] / 60:.1f} min "
-                  f"| {summary['rl_steps_per_second']:,.0f} |")
+                  + f"| {summary['seed']} | {successes[0]:.2f} | {at[100_000]} | {at[300_000]} "
+                  f"| {successes[-1]:.2f} | {max(successes):.2f} | {first} "
+                  f"| {summary['wall_seconds'] / 60:.1f} min | {summary['rl_steps_per_second']:,.0f} |")
     axis.set(xlabel="environment steps (RL phase)", ylabel="eval success (50 episodes, mean action)",
              ylim=(-0.02, 1.02), title="Meta-World hammer: BC (step 0, dotted), then PPO + reverse KL")
     axis.legend(loc="lower right", fontsize="small")

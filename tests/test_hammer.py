@@ -61,6 +61,43 @@ def test_actor_outputs_stay_in_their_ranges():
     assert hammer.Critic(39, 32)(torch.randn(7, 39)).shape == (7,)
 
 
+def constant_actor(mean: list[float], std: list[float]) -> hammer.Actor:
+    """An actor whose mean and std ignore the observation: zero weights, chosen biases."""
+    actor = hammer.Actor(39, 4, 8)
+    with torch.no_grad():
+        actor.mean_head.weight.zero_()
+        actor.mean_head.bias.copy_(torch.atanh(torch.tensor(mean)))  # the head is tanh(...)
+        actor.log_std_head.weight.zero_()
+        actor.log_std_head.bias.copy_(torch.log(torch.tensor(std)))
+    return actor
+
+
+def test_the_std_floor_on_hand_worked_numbers():
+    actor = constant_actor([0.0] * 4, [0.01, 0.05, 0.3, 2.0])
+    obs = torch.zeros(3, 39)
+    # BC's floor (1e-5) leaves small stds alone; 1.0 caps them.
+    torch.testing.assert_close(actor(obs).std[0], torch.tensor([0.01, 0.05, 0.3, 1.0]))
+    actor.min_std = 0.1  # what train() sets after BC
+    torch.testing.assert_close(actor(obs).std[0], torch.tensor([0.1, 0.1, 0.3, 1.0]))
+    assert hammer.make_reference_policy(actor).min_std == 0.1  # the reference is floored too
+    # Where the floor (or the cap) holds, the std is constant: no gradient reaches the head.
+    # d exp(b) / db = exp(b) = 0.3 for each of the 3 observations in the free dimension.
+    actor(obs).std.sum().backward()
+    assert actor.log_std_head.bias.grad.tolist() == pytest.approx([0.0, 0.0, 0.9, 0.0])
+
+
+def test_the_floor_softens_the_kl_to_bc():
+    # BC's std 0.02 in every dimension; RL moves the mean by 0.05 in one of them.
+    # Unfloored: KL = (0.05 / 0.02)^2 / 2 = 3.125 nats. Floored at 0.1 on both
+    # sides: (0.05 / 0.1)^2 / 2 = 0.125 nats, 25 times less.
+    reference = hammer.make_reference_policy(constant_actor([0.3, 0.0, 0.0, 0.0], [0.02] * 4))
+    actor = constant_actor([0.35, 0.0, 0.0, 0.0], [0.02] * 4)
+    obs = torch.zeros(1, 39)
+    assert hammer.gaussian_kl(actor(obs), reference(obs)).item() == pytest.approx(3.125, rel=1e-4)
+    actor.min_std = reference.min_std = 0.1
+    assert hammer.gaussian_kl(actor(obs), reference(obs)).item() == pytest.approx(0.125, rel=1e-4)
+
+
 # ==============================================================================
 # GAE
 # ==============================================================================
@@ -492,9 +529,39 @@ def test_smoke_run_from_the_command_line(tmp_path):
                 "losses/bc_loss", "losses/reverse_kl", "charts/actor_std", "charts/SPS",
                 "charts/learning_rate", "eval/episode_length", "bc/bc_loss"]:
         assert tag in scalars, f"{tag} not logged"
-    for name in ["eval_success.png", "eval_success.csv", "final.pt", "summary.json"]:
+    for name in ["eval_success.png", "eval_success.csv", "best.pt", "checkpoint.pt", "summary.json"]:
         assert (run_path / name).exists(), name
     assert (run_path / "eval_success.csv").read_text().splitlines()[0] == "step,success,length"
+
+
+def test_best_pt_keeps_the_peak_and_evaluates(tmp_path, monkeypatch):
+    # Scripted evaluations 0.2, 0.6, 0.4 at steps 0, 256, 512: the run peaks, then degrades.
+    scripted = iter([(0.2, 0.2, 50.0), (0.6, 0.6, 50.0), (0.4, 0.4, 50.0)])
+    seen = []
+
+    def evaluate(self, actor, num_episodes):
+        seen.append(copy.deepcopy(actor.state_dict()))
+        return next(scripted)
+
+    monkeypatch.setattr(hammer.ParallelEnvs, "evaluate", evaluate)
+    args = tyro.cli(hammer.Args, args=[*TINY, "--hidden-size", "16", "--run-dir", str(tmp_path),
+                                       "--run-name", "peak", "--demo-cache-dir", str(tmp_path / "demos")])
+    hammer.train(args)
+    best = hammer.load_checkpoint(tmp_path / "peak" / "best.pt")
+    assert (best["global_step"], best["eval_success"]) == (256, 0.6)
+    actor = hammer.Actor(best["obs_size"], best["action_size"], 16)
+    actor.load_state_dict(best["nets"]["actor"])  # it loads, and it is the policy evaluated at 256
+    for name, tensor in actor.state_dict().items():
+        assert torch.equal(tensor, seen[1][name]), name
+    assert not torch.equal(seen[1]["mean_head.weight"], seen[2]["mean_head.weight"])  # not vacuous
+
+    monkeypatch.undo()  # real evaluations from here on: the file works as --eval-only's input
+    result = run_script(SCRIPT, "--eval-only", "--resume", str(tmp_path / "peak" / "best.pt"),
+                        "--eval-episodes", "2", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "2 episodes from step 256: success" in result.stdout
+    result = run_script(SCRIPT, "--resume", str(tmp_path / "peak" / "best.pt"), timeout=120)
+    assert result.returncode == 2 and "evaluate it with --eval-only" in result.stderr
 
 
 def test_help_documents_every_argument():
