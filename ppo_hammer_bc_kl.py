@@ -138,9 +138,9 @@ class Args:
     """c2, weight of the entropy bonus (PPO paper eq. 9); 0-0.01"""
     reverse_kl_coef: float = 0.1
     """beta, weight of the penalty KL(pi || pi_ref) toward the frozen BC policy;
-    0 is plain PPO started from BC. Measured (150k steps, sampled estimate): 0.01
-    learns faster on some seeds but lets the policy drift (KL estimates in the
-    thousands on one); 0.1 keeps it near 0.1-1 (exact KL, 1M steps: 0.1-0.3); 0.01-1"""
+    0 is plain PPO started from BC. Measured before the std floor (150k steps,
+    sampled estimate): 0.01 learned faster on some seeds but let the policy
+    drift (KL estimates in the thousands on one); 0.01-1"""
     max_grad_norm: float = 1.0
     """clip the global gradient norm to this before each Adam step (not in the
     paper; stops rare huge steps); 0.5-1"""
@@ -155,15 +155,15 @@ class Args:
     """floor on the actor's std in the RL phase, in the actor and in the frozen
     BC reference alike (so the KL compares floored normals). BC leaves the std
     at its residual error (0.003-0.06): PPO then hardly explores, and every move
-    away from BC costs a huge KL. Seeds 4 / 5 (BC 0.80 / 0.82), lr 1e-4: floor
-    0.1 reached 0.90 / 0.90 at 100k steps, 0.2 reached 0.98 / 1.00 (measured:
-    see the README); 0 keeps BC's std; 0.1-0.3"""
+    away from BC costs a huge KL. Seeds 4 / 5 (BC 0.80 / 0.82) at 100k steps:
+    floor 0.1 0.90 / 0.90, 0.2 0.98 / 1.00 (see the README); 0: BC's std; 0.1-0.3"""
     hidden_size: int = 256
     """width of the two hidden layers of the actor and of the critic"""
     num_demos: int = 5
     """successful expert episodes to clone (failed ones are discarded), about
     70 transitions each. Measured BC success on seeds 1-3: 5 demos 0.82-0.86
-    (room left for RL); 3 demos 0.24-0.44, but PPO collapsed on one seed; 1-50"""
+    (room left for RL); 3 demos 0.24-0.44, and PPO collapsed on one seed
+    (before the std floor, with the sampled KL); 1-50"""
     demo_noise: float = 0.1
     """std of Gaussian noise added to the expert's *executed* action (the
     label stays the clean action), so the demos visit states slightly off the
