@@ -156,7 +156,7 @@ class Args:
     BC reference alike (so the KL compares floored normals). BC leaves the std
     at its residual error (0.003-0.06): PPO then hardly explores, and every move
     away from BC costs a huge KL. Seeds 4 / 5 (BC 0.80 / 0.82) at 100k steps:
-    floor 0.1 0.90 / 0.90, 0.2 0.98 / 1.00 (see the README); 0: BC's std; 0.1-0.3"""
+    floor 0.1 0.94 / 0.90, 0.2 0.98 / 1.00 (see the README); 0: BC's std; 0.1-0.3"""
     hidden_size: int = 256
     """width of the two hidden layers of the actor and of the critic"""
     num_demos: int = 5
