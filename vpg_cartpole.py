@@ -7,31 +7,19 @@ the advantage R_t - V(s_t) instead: same expected gradient, far less variance
 the time limit or by the end of the rollout no longer has to pretend it ended:
 its return is bootstrapped from V of the last observation.
 
-    python vpg_cartpole.py            # train with the defaults
-    python vpg_cartpole.py --help     # every argument, documented
-    tensorboard --logdir runs               # watch the curves
+    python vpg_cartpole.py            # train with the defaults (--help: every argument)
+    tensorboard --logdir runs         # watch the curves
 
 Dimensions in the shape comments:
     T  steps per rollout (args.num_steps)
     N  parallel environments (args.num_envs)
     M  real transitions in a rollout (T * N minus the autoreset rows)
-    O  observation size (4 for CartPole)
-    A  number of actions (2 for CartPole)
+    O  observation size, A  number of actions (4 and 2 for CartPole)
 """
 
-from __future__ import annotations
-
-import importlib.util
-import json
-import os
-import pickle
-import random
-import signal
 import sys
 import time
-from collections import deque
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -41,23 +29,18 @@ import tyro
 from torch.distributions import Categorical
 from torch.utils.tensorboard import SummaryWriter
 
-SCRIPT = Path(__file__).stem
-SOLVED_RETURN = 475.0  # CartPole-v1's own "solved" threshold (gymnasium's reward_threshold)
 
-
-# ==============================================================================
-# Arguments
-# ==============================================================================
+# ==== Arguments ==============================================================
 @dataclass
 class Args:
+    env_id: str = "CartPole-v1"
+    """gymnasium environment: any with discrete actions and a flat Box observation"""
     seed: int = 1
-    """seed for Python, NumPy, PyTorch and the environments: the same seed and
-    arguments give the same numbers"""
+    """seed of PyTorch and the environments: the same seed and arguments give the same numbers"""
     num_envs: int = 64
     """N, environments stepped in parallel (one numpy-vectorised CartPole); 8-256"""
     num_steps: int = 256
-    """T, steps per environment in one rollout; one gradient step per rollout
-    of T * N transitions"""
+    """T, steps per environment in one rollout; one gradient step per rollout of T * N transitions"""
     total_steps: int = 6_000_000
     """environment steps over the whole run (rounded down to whole rollouts)"""
     learning_rate: float = 1e-3
@@ -71,65 +54,17 @@ class Args:
     helps; Spinning Up's VPG fits V with 80 steps per epoch. 0: the joint step only"""
     hidden_size: int = 128
     """width of the single hidden layer of the policy and of the value network"""
-    run_dir: str = "runs"
-    """TensorBoard logs go to RUN_DIR/RUN_NAME/"""
-    run_name: str | None = None
-    """name of this run; default: <script>__seed<seed>__<unix time>"""
-    torch_threads: int = 1
-    """CPU threads for PyTorch; 1 is fastest for networks this small"""
-    checkpoint_every: int = 1_000_000
-    """write RUN_DIR/RUN_NAME/checkpoint.pt every this many environment steps
-    (0: only at the end and when interrupted)"""
-    resume: str | None = None
-    """continue from a checkpoint file or a run directory; the run keeps the
-    arguments it was started with"""
-    eval_only: bool = False
-    """with --resume: evaluate the saved policy and exit, without training"""
-    eval_episodes: int = 20
-    """episodes for --eval-only and for the evaluation at the end of a run"""
+    run_dir: str | None = None
+    """TensorBoard logs, video and model go here; default runs/<algorithm>__<env id>__<seed>__<unix time>"""
     capture_video: bool = False
-    """record evaluation episodes (the first 3) as MP4 in RUN_DIR/RUN_NAME/videos/"""
+    """film the first episode of the final evaluation as RUN_DIR/eval.mp4"""
+    save_model: bool = False
+    """save the weights and these arguments as RUN_DIR/model.pt (README: how to load it and act)"""
 
 
-def validate(args: Args) -> None:
-    """Stop at once, naming the argument, before anything is built."""
-    if args.num_envs < 1:
-        raise ValueError(f"--num-envs must be at least 1 (got {args.num_envs})")
-    if args.num_steps < 1:
-        raise ValueError(f"--num-steps must be at least 1 (got {args.num_steps})")
-    if args.total_steps < args.num_envs * args.num_steps:
-        raise ValueError(
-            f"--total-steps ({args.total_steps}) is smaller than one rollout "
-            f"(--num-envs x --num-steps = {args.num_envs * args.num_steps}); raise it"
-        )
-    if not args.learning_rate > 0:
-        raise ValueError(f"--learning-rate must be > 0 (got {args.learning_rate})")
-    if not 0 < args.gamma <= 1:
-        raise ValueError(f"--gamma must be in (0, 1] (got {args.gamma})")
-    if args.value_steps < 0:
-        raise ValueError(f"--value-steps must be >= 0 (got {args.value_steps})")
-    if args.hidden_size < 1:
-        raise ValueError(f"--hidden-size must be at least 1 (got {args.hidden_size})")
-    if args.torch_threads < 1:
-        raise ValueError(f"--torch-threads must be at least 1 (got {args.torch_threads})")
-    if args.checkpoint_every < 0:
-        raise ValueError(f"--checkpoint-every must be >= 0 (got {args.checkpoint_every})")
-    if args.eval_episodes < 1:
-        raise ValueError(f"--eval-episodes must be at least 1 (got {args.eval_episodes})")
-    if args.eval_only and args.resume is None:
-        raise ValueError("--eval-only needs --resume PATH: the checkpoint to evaluate")
-    if args.resume is not None and not find_checkpoint(args.resume).exists():
-        raise ValueError(f"--resume: no checkpoint at {find_checkpoint(args.resume)}")
-    missing = [m for m in ("pygame", "imageio_ffmpeg") if importlib.util.find_spec(m) is None]
-    if args.capture_video and missing:
-        raise ValueError(f"--capture-video needs {' and '.join(missing)}: pip install -r requirements.txt")
-
-
-# ==============================================================================
-# Environment
-# ==============================================================================
-def make_envs(num_envs: int) -> gym.vector.VectorEnv:
-    """N CartPoles stepped as one numpy array (far faster than N separate envs).
+# ==== Environment ============================================================
+def make_envs(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
+    """N copies of the environment, stepped as one.
 
     Gymnasium 1.x autoresets in NEXT_STEP mode: the step that ends an episode
     returns the true final observation with terminated/truncated set, and the
@@ -137,56 +72,45 @@ def make_envs(num_envs: int) -> gym.vector.VectorEnv:
     observation of a new episode with reward 0. That row is not a transition;
     the training loop marks it invalid and keeps it out of the loss.
     """
-    envs = gym.make_vec("CartPole-v1", num_envs=num_envs, vectorization_mode="vector_entry_point")
-    # adds info["episode"]["r"/"l"] and the mask info["_episode"] when episodes end
+    # For CartPole, make_vec picks its numpy-vectorised version: N CartPoles for the cost of one. Any
+    # other env gets N copies stepped in turn (SyncVectorEnv). Both autoreset in NEXT_STEP mode.
+    envs = gym.make_vec(env_id, num_envs=num_envs)
+    observation_space, action_space = envs.single_observation_space, envs.single_action_space
+    if not (isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) == 1):
+        raise ValueError(f"--env-id {env_id}: the observation space {observation_space} is not a flat Box")
+    if not isinstance(action_space, gym.spaces.Discrete):
+        raise ValueError(f"--env-id {env_id}: the action space {action_space} is not Discrete")
+    # info["episode"]["r"/"l"] and its mask info["_episode"] as episodes end; envs.return_queue: the last 100
     return gym.wrappers.vector.RecordEpisodeStatistics(envs)
 
 
-# ==============================================================================
-# Networks
-# ==============================================================================
+# ==== Networks ===============================================================
 class Policy(nn.Module):
     """pi(a|s): observation -> hidden ReLU layer -> one logit per action."""
 
-    def __init__(self, obs_size: int, num_actions: int, hidden_size: int):
+    def __init__(self, obs_size: int, num_actions: int, hidden: int):
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Linear(obs_size, hidden_size),
-            nn.ReLU(),
-            nn.Linear(hidden_size, num_actions),
-        )
+        self.net = nn.Sequential(nn.Linear(obs_size, hidden), nn.ReLU(), nn.Linear(hidden, num_actions))
 
     def forward(self, obs: torch.Tensor) -> Categorical:
-        # batch shape (..., ), one draw per obs. No argument validation: the training
-        # loop checks the logits itself and stops with a clearer message.
+        # batch shape (...,). No argument validation: the training loop checks the logits itself.
         return Categorical(logits=self.net(obs), validate_args=False)
 
 
 class Value(nn.Module):
     """V(s): observation -> hidden ReLU layer -> one number, the expected return."""
 
-    def __init__(self, obs_size: int, hidden_size: int):
+    def __init__(self, obs_size: int, hidden: int):
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Linear(obs_size, hidden_size),
-            nn.ReLU(),
-            nn.Linear(hidden_size, 1),
-        )
+        self.net = nn.Sequential(nn.Linear(obs_size, hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.net(obs).squeeze(-1)  # (...,)
 
 
-# ==============================================================================
-# Math: returns and losses
-# ==============================================================================
-def discounted_returns(
-    rewards: torch.Tensor,
-    terminated: torch.Tensor,
-    truncated: torch.Tensor,
-    values: torch.Tensor,
-    gamma: float,
-) -> torch.Tensor:
+# ==== Math: returns and losses ===============================================
+def discounted_returns(rewards: torch.Tensor, terminated: torch.Tensor, truncated: torch.Tensor,
+                       values: torch.Tensor, gamma: float) -> torch.Tensor:
     """Reward-to-go of every step, computed backward through each env's rollout.
 
     rewards (T, N) float; terminated, truncated (T, N) bool, true on the step
@@ -234,351 +158,133 @@ def value_loss(values: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
     return ((returns - values) ** 2).mean()
 
 
-# ==============================================================================
-# Checkpoints, evaluation and video
-# ==============================================================================
-def find_checkpoint(path: str | Path) -> Path:
-    """A checkpoint file, or the checkpoint.pt inside a run directory."""
-    path = Path(path)
-    return path / "checkpoint.pt" if path.is_dir() else path
-
-
-def save_checkpoint(path: Path, state: dict) -> None:
-    """Write to a temporary file, then rename: a crash mid-write never leaves a
-    broken file in place of the last good checkpoint (os.replace is atomic)."""
-    temporary = path.with_name(path.name + ".tmp")
-    torch.save(state, temporary)
-    os.replace(temporary, path)
-
-
-def load_checkpoint(path: str | Path, nets: dict[str, nn.Module] | None = None) -> dict:
-    """Read a checkpoint of this script; load the networks in `nets` if given.
-
-    A checkpoint is a pickle (it holds RNG and environment state): load only
-    files you trust.
-    """
-    path = find_checkpoint(path)
-    try:
-        state = torch.load(path, weights_only=False)
-    except Exception as error:
-        raise ValueError(f"--resume: cannot read {path} as a checkpoint ({error})") from None
-    if not isinstance(state, dict) or state.get("script") != SCRIPT:
-        written_by = state.get("script", "something else") if isinstance(state, dict) else "something else"
-        raise ValueError(f"--resume: {path} was written by {written_by}, not by {SCRIPT}")
-    for name, net in (nets or {}).items():
-        try:
-            net.load_state_dict(state["nets"][name])
-        except (KeyError, RuntimeError):
-            raise ValueError(
-                f"--resume: the {name} network in {path} does not fit this script's "
-                f"(saved with --hidden-size {state['args'].get('hidden_size')})"
-            ) from None
-    return state
-
-
-def check_finite(step: int, **quantities: torch.Tensor) -> None:
-    """Stop with a clear message if a loss, gradient norm or parameter is NaN or inf."""
-    for name, value in quantities.items():
-        if not torch.isfinite(value).all():
-            raise FloatingPointError(
-                f"{name} is not finite at step {step:,}; stopped. The last "
-                f"good checkpoint is kept; try a lower --learning-rate"
-            )
-
-
-def named_parameters(nets: dict[str, nn.Module]):
-    return ((f"{net_name}.{name}", p) for net_name, net in nets.items() for name, p in net.named_parameters())
-
-
-def write_video(path: Path, frames: list[np.ndarray], fps: int = 50) -> None:
-    """Frames (H, W, 3) uint8 to an MP4 file (imageio with its bundled ffmpeg)."""
-    import imageio.v2 as imageio  # only needed for --capture-video
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # macro_block_size=1: CartPole's 600x400 frames need no padding
-    imageio.mimwrite(path, frames, fps=fps, macro_block_size=1)
-
-
-def evaluate(policy: Policy, num_episodes: int, seed: int, video_dir: Path | None = None) -> list[float]:
-    """Returns of `num_episodes` episodes with the most likely action, on a
-    separate env. With video_dir, the first 3 episodes are recorded as MP4."""
-    if video_dir is not None:
-        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame draws off-screen, no display
-    env = gym.make("CartPole-v1", render_mode="rgb_array" if video_dir else None)
-    episode_returns = []
-    for episode in range(num_episodes):
-        observation, _ = env.reset(seed=seed + episode)
-        record = video_dir is not None and episode < 3
-        frames = [env.render()] if record else []
-        episode_return, done = 0.0, False
-        while not done:
-            with torch.no_grad():
-                action = policy(torch.as_tensor(observation)).probs.argmax().item()
-            observation, reward, terminated, truncated, _ = env.step(action)
-            episode_return += float(reward)
-            done = terminated or truncated
-            if record:
-                frames.append(env.render())
-        episode_returns.append(episode_return)
-        if record:
-            write_video(video_dir / f"eval_episode_{episode}.mp4", frames)
-    env.close()
-    return episode_returns
-
-
-def evaluate_checkpoint(args: Args) -> dict:
-    """--eval-only: the saved policy's mean return with a 95% confidence interval."""
-    state = load_checkpoint(args.resume)
-    saved = Args(**state["args"])
-    policy = Policy(4, 2, saved.hidden_size)  # CartPole: 4 observations, 2 actions
-    load_checkpoint(args.resume, {"policy": policy})
-    video_dir = find_checkpoint(args.resume).parent / "videos" if args.capture_video else None
-    returns = np.array(evaluate(policy, args.eval_episodes, seed=args.seed + 10_000, video_dir=video_dir))
-    half_width = 1.96 * returns.std(ddof=1) / np.sqrt(len(returns)) if len(returns) > 1 else float("nan")
-    print(
-        f"{len(returns)} episodes from step {state['global_step']:,}: mean return "
-        f"{returns.mean():.1f} +- {half_width:.1f} (95% CI), min {returns.min():.0f}, max {returns.max():.0f}"
-        + (f"; videos in {video_dir}" if video_dir else "")
-    )
-    return {"mean_return": float(returns.mean()), "ci95": float(half_width), "returns": returns.tolist()}
-
-
-class StopRequest:
-    """Ctrl-C (SIGINT) or SIGTERM asks the loop to stop after the current
-    iteration and checkpoint; a second Ctrl-C exits at once."""
-
-    def __init__(self):
-        self.signal_number = 0
-        self.previous = {}
-
-    def __enter__(self):
-        for number in (signal.SIGINT, signal.SIGTERM):
-            self.previous[number] = signal.signal(number, self.handle)
-        return self
-
-    def handle(self, number, frame):
-        self.signal_number = number
-        print(f"\n{signal.Signals(number).name}: finishing this iteration, then checkpointing "
-              "(Ctrl-C again to quit at once)", flush=True)
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # the next Ctrl-C raises
-
-    def __exit__(self, *exc):
-        for number, handler in self.previous.items():
-            signal.signal(number, handler)
-
-
-# ==============================================================================
-# Training loop
-# ==============================================================================
+# ==== Training loop ==========================================================
 def train(args: Args) -> dict:
-    """Train a policy with `args` (or continue the run `args.resume`); returns a summary."""
+    """Train a policy and a value network with `args`; returns the last-100 and evaluation mean returns."""
     validate(args)
-    checkpoint = None
-    if args.resume is not None:  # continue: the saved arguments, the same run directory
-        checkpoint = load_checkpoint(args.resume)
-        args = Args(**{**checkpoint["args"], "resume": args.resume})
-        run_path = find_checkpoint(args.resume).parent
-    else:
-        run_name = args.run_name or f"{SCRIPT}__seed{args.seed}__{int(time.time())}"
-        run_path = Path(args.run_dir) / run_name
-    # purge_step: after a crash, drop any point logged past the checkpoint so
-    # the curves continue without duplicates.
-    writer = SummaryWriter(str(run_path), purge_step=checkpoint["global_step"] + 1 if checkpoint else None)
-    if checkpoint is None:
-        writer.add_text(
-            "hyperparameters",
-            "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in asdict(args).items()),
-        )
-
-    # Seeding: Python, NumPy and PyTorch here; the environments at their first reset.
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    torch.set_num_threads(args.torch_threads)
-
-    envs = make_envs(args.num_envs)
+    torch.manual_seed(args.seed)  # the environments are seeded at their first reset
+    torch.set_num_threads(1)  # one CPU thread is fastest for networks this small (measured)
+    envs = make_envs(args.env_id, args.num_envs)  # first: a refused env leaves no run directory
+    writer = SummaryWriter(args.run_dir or f"runs/vpg__{args.env_id}__{args.seed}__{int(time.time())}")
     T, N = args.num_steps, args.num_envs
-    O = envs.single_observation_space.shape[0]
-    A = envs.single_action_space.n
+    O, A = envs.single_observation_space.shape[0], envs.single_action_space.n  # sizes from the env
     policy = Policy(O, A, args.hidden_size)
     value = Value(O, args.hidden_size)
-    nets = {"policy": policy, "value": value}  # what a checkpoint saves
-    parameters = [p for net in nets.values() for p in net.parameters()]
-    optimizer = torch.optim.Adam(parameters, lr=args.learning_rate)
+    optimizer = torch.optim.Adam([*policy.parameters(), *value.parameters()], lr=args.learning_rate)
 
-    # Rollout storage, reused every iteration.
-    obs = torch.zeros(T, N, O)  # (T, N, O)
+    obs = torch.zeros(T, N, O)  # (T, N, O) rollout storage, reused every iteration
     actions = torch.zeros(T, N, dtype=torch.long)  # (T, N)
     rewards = torch.zeros(T, N)  # (T, N)
     terminated = torch.zeros(T, N, dtype=torch.bool)  # (T, N) episode really ended
     truncated = torch.zeros(T, N, dtype=torch.bool)  # (T, N) episode cut by the time limit
     valid = torch.zeros(T, N, dtype=torch.bool)  # (T, N) False on autoreset rows
 
-    next_obs = torch.as_tensor(envs.reset(seed=args.seed)[0])  # (N, O)
+    next_obs = torch.as_tensor(envs.reset(seed=args.seed)[0], dtype=torch.float32)  # (N, O)
     next_is_reset = torch.zeros(N, dtype=torch.bool)  # (N,) next step is an autoreset row
-    recent_returns: deque[float] = deque(maxlen=100)  # last 100 episodic returns
     num_iterations = args.total_steps // (T * N)
-    start_iteration, global_step, seconds_before = 0, 0, 0.0
-    solved_step = solved_seconds = lowest_after_solved = None  # when the last-100 mean first hit 475
+    threshold = gym.spec(args.env_id).reward_threshold  # the env's own "solved" level, or None
+    global_step, start_time = 0, time.time()
 
-    if checkpoint is not None:  # everything needed to continue exactly where it stopped
-        load_checkpoint(args.resume, nets)
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        envs.close()
-        envs = pickle.loads(checkpoint["envs"])  # mid-episode simulator state included
-        next_obs, next_is_reset = checkpoint["next_obs"], checkpoint["next_is_reset"]
-        recent_returns.extend(checkpoint["recent_returns"])
-        start_iteration, global_step = checkpoint["iteration"], checkpoint["global_step"]
-        solved_step, solved_seconds = checkpoint["solved_step"], checkpoint["solved_seconds"]
-        lowest_after_solved = checkpoint["lowest_after_solved"]
-        seconds_before = checkpoint["elapsed_seconds"]
-        random.setstate(checkpoint["rng"]["python"])
-        np.random.set_state(checkpoint["rng"]["numpy"])
-        torch.set_rng_state(checkpoint["rng"]["torch"])
-        print(f"resumed {run_path} at step {global_step:,}")
+    for iteration in range(1, num_iterations + 1):
+        # ---- Collect a rollout of T steps in each of the N envs.
+        for t in range(T):
+            obs[t] = next_obs
+            valid[t] = ~next_is_reset  # the row after an episode end is not a transition
+            with torch.no_grad():
+                action = policy(next_obs).sample()  # (N,)
+            actions[t] = action
+            next_obs_np, reward, term, trunc, info = envs.step(action.numpy())
+            next_obs = torch.as_tensor(next_obs_np, dtype=torch.float32)
+            rewards[t] = torch.as_tensor(reward)
+            terminated[t] = torch.as_tensor(term)
+            truncated[t] = torch.as_tensor(trunc)
+            next_is_reset = terminated[t] | truncated[t]
+            global_step += N
+            for i in np.flatnonzero(info.get("_episode", [])):
+                writer.add_scalar("charts/episodic_return", info["episode"]["r"][i], global_step)
+                writer.add_scalar("charts/episodic_length", info["episode"]["l"][i], global_step)
 
-    def checkpoint_state(iteration: int) -> dict:
-        return {
-            "script": SCRIPT, "args": asdict(args), "iteration": iteration, "global_step": global_step,
-            "nets": {name: net.state_dict() for name, net in nets.items()},
-            "optimizer": optimizer.state_dict(), "envs": pickle.dumps(envs),
-            "next_obs": next_obs, "next_is_reset": next_is_reset, "recent_returns": list(recent_returns),
-            "solved_step": solved_step, "solved_seconds": solved_seconds,
-            "lowest_after_solved": lowest_after_solved,
-            "elapsed_seconds": seconds_before + time.time() - start_time,
-            "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
-                    "torch": torch.get_rng_state()},
-        }
-
-    checkpoint_path = run_path / "checkpoint.pt"
-    start_time, last_print, start_step = time.time(), 0.0, global_step
-    iteration = start_iteration
-    with StopRequest() as stop:
-        for iteration in range(start_iteration + 1, num_iterations + 1):
-            # ---- Collect a rollout of T steps in each of the N envs.
-            for t in range(T):
-                obs[t] = next_obs
-                valid[t] = ~next_is_reset  # the row after an episode end is not a transition
-                with torch.no_grad():
-                    action = policy(next_obs).sample()  # (N,)
-                actions[t] = action
-                next_obs_np, reward, term, trunc, info = envs.step(action.numpy())
-                next_obs = torch.as_tensor(next_obs_np)
-                rewards[t] = torch.as_tensor(reward)
-                terminated[t] = torch.as_tensor(term)
-                truncated[t] = torch.as_tensor(trunc)
-                next_is_reset = terminated[t] | truncated[t]
-                global_step += N
-                for i in np.flatnonzero(info.get("_episode", [])):
-                    episodic_return = float(info["episode"]["r"][i])
-                    recent_returns.append(episodic_return)
-                    writer.add_scalar("charts/episodic_return", episodic_return, global_step)
-                    writer.add_scalar("charts/episodic_length", info["episode"]["l"][i], global_step)
-
-            # ---- Rewards-to-go, then one gradient step on the real transitions.
-            with torch.no_grad():  # bootstrap targets are constants, not trained through
-                values = value(torch.cat([obs, next_obs[None]]))  # (T + 1, N)
-            returns = discounted_returns(rewards, terminated, truncated, values, args.gamma)  # (T, N)
-            b_obs, b_actions, b_returns = obs[valid], actions[valid], returns[valid]  # (M, O), (M,), (M,)
-            dist = policy(b_obs)
-            log_probs = dist.log_prob(b_actions)  # (M,)
-            b_values = value(b_obs)  # (M,)
-            loss = vpg_loss(log_probs, b_returns, b_values)
-            check_finite(global_step, loss=loss)
-            optimizer.zero_grad()
-            loss.backward()
-            grad_norm = nn.utils.clip_grad_norm_(parameters, float("inf"))  # measures, clips nothing
-            check_finite(global_step, gradient_norm=grad_norm)
+        # ---- Rewards-to-go, then one gradient step on the real transitions.
+        with torch.no_grad():  # bootstrap targets are constants, not trained through
+            values = value(torch.cat([obs, next_obs[None]]))  # (T + 1, N)
+        returns = discounted_returns(rewards, terminated, truncated, values, args.gamma)  # (T, N)
+        b_obs, b_actions, b_returns = obs[valid], actions[valid], returns[valid]  # (M, O), (M,), (M,)
+        dist = policy(b_obs)
+        log_probs = dist.log_prob(b_actions)  # (M,)
+        b_values = value(b_obs)  # (M,)
+        loss = vpg_loss(log_probs, b_returns, b_values)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        for _ in range(args.value_steps):  # fit V further to the same return targets
+            optimizer.zero_grad(set_to_none=True)  # the policy gets no gradient: Adam skips it
+            value_loss(value(b_obs), b_returns).backward()
             optimizer.step()
-            check_finite(global_step, **{f"parameter {name}": p for name, p in named_parameters(nets)})
-            with torch.no_grad():  # finite but huge weights can still overflow the logits
-                check_finite(global_step, **{"policy logits": policy.net(b_obs)})
-            for _ in range(args.value_steps):  # fit V further to the same return targets
-                optimizer.zero_grad(set_to_none=True)  # the policy gets no gradient: Adam skips it
-                value_loss(value(b_obs), b_returns).backward()
-                optimizer.step()
+        if not (loss.isfinite() and policy.net(b_obs).isfinite().all()):  # NaN loss, or overflowing logits
+            raise FloatingPointError(f"step {global_step}: loss or logits not finite; lower --learning-rate")
 
-            # ---- Logging.
-            elapsed = seconds_before + time.time() - start_time
-            mean_return = float(np.mean(recent_returns)) if recent_returns else float("nan")
-            if solved_step is None and len(recent_returns) == 100 and mean_return >= SOLVED_RETURN:
-                solved_step, solved_seconds = global_step, elapsed
-            if solved_step is not None:  # does it hold the level once reached?
-                lowest_after_solved = min(mean_return, lowest_after_solved or mean_return)
-            critic_loss = value_loss(b_values, b_returns).item()  # before the extra value steps
-            writer.add_scalar("losses/policy_loss", loss.item() - critic_loss, global_step)
-            writer.add_scalar("losses/value_loss", critic_loss, global_step)
-            writer.add_scalar("losses/entropy", dist.entropy().mean().item(), global_step)
-            writer.add_scalar("charts/SPS", global_step / elapsed, global_step)
-            steps_per_second = (global_step - start_step) / (time.time() - start_time)
-            if time.time() - last_print > 2 or iteration == num_iterations:
-                last_print = time.time()
-                left = (num_iterations * T * N - global_step) / steps_per_second
-                print(
-                    f"step {global_step:>9,}/{num_iterations * T * N:,} | "
-                    f"return (last 100) {mean_return:6.1f} | "
-                    f"{steps_per_second:8,.0f} steps/s | {left:4.0f} s left",
-                    flush=True,
-                )
+        # ---- Logging: CleanRL's tags, and a progress line every 5% of the run.
+        steps_per_second = global_step / (time.time() - start_time)
+        critic_loss = value_loss(b_values, b_returns).item()  # before the extra value steps
+        writer.add_scalar("losses/policy_loss", loss.item() - critic_loss, global_step)
+        writer.add_scalar("losses/value_loss", critic_loss, global_step)
+        writer.add_scalar("losses/entropy", dist.entropy().mean().item(), global_step)
+        writer.add_scalar("charts/SPS", steps_per_second, global_step)
+        mean_return = float(np.mean(envs.return_queue)) if envs.return_queue else float("nan")
+        if iteration % max(1, num_iterations // 20) == 0:
+            solved = threshold is not None and len(envs.return_queue) == 100 and mean_return >= threshold
+            print(f"step {global_step:>9,}/{num_iterations * T * N:,} | return (last 100) {mean_return:6.1f}"
+                  f"{' (solved)' if solved else ''} | {steps_per_second:8,.0f} steps/s", flush=True)
 
-            # ---- Checkpoint: on schedule, at the end, and when asked to stop.
-            due = args.checkpoint_every and global_step // args.checkpoint_every > (
-                global_step - T * N) // args.checkpoint_every
-            if due or iteration == num_iterations or stop.signal_number:
-                save_checkpoint(checkpoint_path, checkpoint_state(iteration))
-            if stop.signal_number:
-                break
-
-    train_seconds = time.time() - start_time
-    final_returns = None
-    if not stop.signal_number:  # the end of a run: evaluate (and film) the final policy
-        video_dir = run_path / "videos" if args.capture_video else None
-        final_returns = evaluate(policy, args.eval_episodes, seed=args.seed + 10_000, video_dir=video_dir)
-        writer.add_scalar("eval/episodic_return", float(np.mean(final_returns)), global_step)
-    envs.close()
+    eval_returns = evaluate(policy, args, writer.log_dir)
+    print(f"evaluation (most likely action): mean return {np.mean(eval_returns):.1f}, in {writer.log_dir}")
+    if args.save_model:  # weights and plain arguments: loads with torch.load(path, weights_only=True)
+        torch.save({"policy": policy.state_dict(), "value": value.state_dict(), "args": asdict(args)},
+                   f"{writer.log_dir}/model.pt")
     writer.close()
-    summary = {
-        "script": SCRIPT,
-        "seed": args.seed,
-        "total_steps": global_step,
-        "final_mean_return_100": float(np.mean(recent_returns)) if recent_returns else None,
-        "eval_mean_return": float(np.mean(final_returns)) if final_returns else None,
-        "solved_step": solved_step,
-        "solved_seconds": solved_seconds,
-        "lowest_mean_return_100_after_solved": lowest_after_solved,
-        "wall_seconds": seconds_before + train_seconds,
-        "steps_per_second": (global_step - start_step) / train_seconds,
-        "interrupted": stop.signal_number,
-        "run_path": str(run_path),
-    }
-    if stop.signal_number:
-        print(f"stopped at step {global_step:,}; checkpoint saved. Resume with:\n"
-              f"  python {SCRIPT}.py --resume {run_path}")
-        return summary
-    (run_path / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(f"done: {json.dumps(summary)}")
-    return summary
+    return {"final_mean_return_100": mean_return, "eval_mean_return": float(np.mean(eval_returns))}
 
 
-# ==============================================================================
-# Main
-# ==============================================================================
-def main() -> None:
-    args = tyro.cli(Args)
-    try:
-        validate(args)
-        summary = evaluate_checkpoint(args) if args.eval_only else train(args)
-    except ValueError as error:  # bad input: a one-line message, no traceback
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
-    except FloatingPointError as error:  # a NaN or inf: stop, the last checkpoint is kept
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:  # a second Ctrl-C: leave at once
-        sys.exit(130)
-    if summary.get("interrupted"):
-        sys.exit(128 + summary["interrupted"])  # 130 for SIGINT, 143 for SIGTERM
+# ==== Plumbing: argument checks, evaluation and video ========================
+def validate(args: Args) -> None:
+    """Stop at once, naming the argument, on what would otherwise fail deep inside torch."""
+    for holds, message in [
+        (args.num_envs >= 1 and args.num_steps >= 1, "--num-envs and --num-steps must be at least 1"),
+        (args.total_steps >= args.num_envs * args.num_steps,
+         f"--total-steps must be at least --num-envs x --num-steps = {args.num_envs * args.num_steps}"),
+        (args.learning_rate > 0, f"--learning-rate must be > 0 (got {args.learning_rate})"),
+        (0 < args.gamma <= 1, f"--gamma must be in (0, 1] (got {args.gamma})"),
+    ]:
+        if not holds:
+            raise ValueError(message)
 
 
+@torch.no_grad()
+def evaluate(policy: Policy, args: Args, run_dir: str, num_episodes: int = 20) -> list[float]:
+    """Returns of episodes with the most likely action; with --capture-video, the first is filmed."""
+    env = gym.make(args.env_id, render_mode="rgb_array" if args.capture_video else None)
+    episode_returns, frames = [], []
+    for episode in range(num_episodes):
+        observation, _ = env.reset(seed=args.seed + 10_000 + episode)  # + 10_000: not the training seeds
+        episode_returns.append(0.0)
+        terminated = truncated = False
+        while not (terminated or truncated):
+            if args.capture_video and episode == 0:
+                frames.append(env.render())  # (H, W, 3) uint8
+            action = policy(torch.as_tensor(observation, dtype=torch.float32)).probs.argmax().item()
+            observation, reward, terminated, truncated, _ = env.step(action)
+            episode_returns[-1] += float(reward)
+    if args.capture_video:  # macro_block_size=1: frames of any size, no padding to multiples of 16
+        import imageio.v2 as imageio  # only needed for --capture-video
+        imageio.mimwrite(f"{run_dir}/eval.mp4", frames, fps=env.metadata["render_fps"], macro_block_size=1)
+    env.close()
+    return episode_returns
+
+
+# ==== Main ===================================================================
 if __name__ == "__main__":
-    main()
+    try:
+        train(tyro.cli(Args))
+    except (ValueError, FloatingPointError, gym.error.Error) as error:  # bad input, or a run that diverged
+        print(f"error: {error}", file=sys.stderr)  # one line, no traceback
+        sys.exit(1 if isinstance(error, FloatingPointError) else 2)

@@ -1,8 +1,7 @@
 """The CartPole scripts as a user runs them: from the command line."""
 
-import json
-
 import pytest
+import torch
 from conftest import read_scalars, run_script
 
 import ppo_cartpole
@@ -10,12 +9,14 @@ import reinforce_cartpole
 import vpg_cartpole
 
 SCRIPTS = ["reinforce_cartpole.py", "vpg_cartpole.py", "ppo_cartpole.py"]
+MODULES = [reinforce_cartpole, vpg_cartpole, ppo_cartpole]
+IDS = ["reinforce", "vpg", "ppo"]
 TINY = ["--num-envs", "8", "--num-steps", "32", "--total-steps", "2048"]
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_smoke_run_writes_tensorboard(script, tmp_path):
-    result = run_script(script, *TINY, "--run-dir", str(tmp_path), "--run-name", "smoke")
+    result = run_script(script, *TINY, "--run-dir", str(tmp_path / "smoke"))
     assert result.returncode == 0, result.stderr
     run_path = tmp_path / "smoke"
     assert list(run_path.glob("events.out.tfevents.*")), "no TensorBoard event file"
@@ -23,14 +24,14 @@ def test_smoke_run_writes_tensorboard(script, tmp_path):
     for tag in ["charts/episodic_return", "charts/episodic_length", "losses/policy_loss",
                 "losses/entropy", "charts/SPS"]:
         assert tag in scalars, f"{tag} not logged"
-    summary = json.loads((run_path / "summary.json").read_text())
-    assert summary["total_steps"] == 2048
+    assert [step for step, _ in scalars["charts/SPS"]] == list(range(256, 2049, 256))  # one point per rollout
     assert "steps/s" in result.stdout  # the console shows progress
+    assert "evaluation (most likely action): mean return" in result.stdout
+    assert not list(run_path.glob("*.mp4")) and not (run_path / "model.pt").exists()  # only when asked
 
 
 def test_ppo_logs_its_diagnostics(tmp_path):
-    result = run_script("ppo_cartpole.py", *TINY, "--run-dir", str(tmp_path), "--run-name", "p",
-                        "--target-kl", "0.01")
+    result = run_script("ppo_cartpole.py", *TINY, "--run-dir", str(tmp_path / "p"), "--target-kl", "0.01")
     assert result.returncode == 0, result.stderr
     scalars = read_scalars(tmp_path / "p")
     for tag in ["losses/value_loss", "losses/old_approx_kl", "losses/approx_kl", "losses/clipfrac",
@@ -38,21 +39,16 @@ def test_ppo_logs_its_diagnostics(tmp_path):
         assert tag in scalars, f"{tag} not logged"
 
 
-@pytest.mark.parametrize("module", [reinforce_cartpole, vpg_cartpole, ppo_cartpole],
-                         ids=["reinforce", "vpg", "ppo"])
+@pytest.mark.parametrize("module", MODULES, ids=IDS)
 def test_same_seed_same_numbers(module, tmp_path):
     runs = []
-    for name in ("a", "b"):
-        args = module.Args(num_envs=8, num_steps=32, total_steps=4096, seed=3,
-                           run_dir=str(tmp_path), run_name=name)
-        module.train(args)
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        module.train(module.Args(num_envs=8, num_steps=32, total_steps=4096, seed=seed,
+                                 run_dir=str(tmp_path / name)))
         runs.append(read_scalars(tmp_path / name))
     for tag in ["charts/episodic_return", "losses/policy_loss"]:
         assert runs[0][tag] == runs[1][tag], f"{tag} differs between two runs with seed 3"
-    other = module.Args(num_envs=8, num_steps=32, total_steps=4096, seed=4,
-                        run_dir=str(tmp_path), run_name="c")
-    module.train(other)
-    assert read_scalars(tmp_path / "c")["losses/policy_loss"] != runs[0]["losses/policy_loss"]
+    assert runs[2]["losses/policy_loss"] != runs[0]["losses/policy_loss"]
 
 
 BAD_ARGS = [
@@ -66,15 +62,15 @@ BAD_ARGS = [
     (["--gamma", "1.5"], "--gamma"),
 ]
 PPO_BAD_ARGS = [
-    (["--num-minibatches", "3"], "--num-minibatches"),  # 16 x 128 = 2048 is not divisible by 3
+    (["--num-minibatches", "0"], "--num-minibatches"),
+    (["--update-epochs", "0"], "--update-epochs"),
     (["--clip-coef", "0"], "--clip-coef"),
     (["--gae-lambda", "1.5"], "--gae-lambda"),
     (["--gae-lambda", "-0.1"], "--gae-lambda"),
 ]
 
 
-@pytest.mark.parametrize("module", [reinforce_cartpole, vpg_cartpole, ppo_cartpole],
-                         ids=["reinforce", "vpg", "ppo"])
+@pytest.mark.parametrize("module", MODULES, ids=IDS)
 @pytest.mark.parametrize("argv, flag", BAD_ARGS)
 def test_bad_arguments_are_named(module, argv, flag):
     import tyro
@@ -82,6 +78,7 @@ def test_bad_arguments_are_named(module, argv, flag):
     args = tyro.cli(module.Args, args=argv)
     with pytest.raises(ValueError, match=flag):
         module.validate(args)
+    module.validate(tyro.cli(module.Args, args=[]))  # the defaults pass
 
 
 @pytest.mark.parametrize("argv, flag", PPO_BAD_ARGS)
@@ -93,23 +90,43 @@ def test_ppo_bad_arguments_are_named(argv, flag):
         ppo_cartpole.validate(args)
 
 
-@pytest.mark.parametrize("script, argv, flag", [
+@pytest.mark.parametrize("script, argv, expected", [
     ("reinforce_cartpole.py", ["--num-envs", "0"], "--num-envs"),
     ("vpg_cartpole.py", ["--gamma", "2"], "--gamma"),
-    ("ppo_cartpole.py", ["--num-minibatches", "3"], "--num-minibatches"),
+    ("ppo_cartpole.py", ["--num-minibatches", "0"], "--num-minibatches"),
+    # a continuous action space: refused with one line that names the argument and the space
+    ("ppo_cartpole.py", ["--env-id", "Pendulum-v1"], "--env-id Pendulum-v1: the action space Box(-2.0, 2.0"),
+    ("reinforce_cartpole.py", ["--env-id", "Pendulum-v1"], "action space Box"),
+    ("vpg_cartpole.py", ["--env-id", "NoSuchEnv-v0"], "NoSuchEnv"),  # gymnasium's own error, one line
 ])
-def test_bad_arguments_on_the_command_line(script, argv, flag, tmp_path):
-    result = run_script(script, *argv, "--run-dir", str(tmp_path))
-    assert result.returncode == 2
-    assert flag in result.stderr
+def test_bad_input_on_the_command_line(script, argv, expected, tmp_path):
+    result = run_script(script, *argv, "--run-dir", str(tmp_path / "run"))
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("error: ")
     assert "Traceback" not in result.stderr
     assert not list(tmp_path.iterdir()), "a run directory was created before the error"
+
+
+def test_ppo_runs_acrobot_with_its_sizes(tmp_path):
+    # Acrobot: 6 observations, 3 actions, episodes of up to 500 steps. 2 envs x 1,024 steps
+    # see at least two episodes end each.
+    result = run_script("ppo_cartpole.py", "--env-id", "Acrobot-v1", "--num-envs", "2", "--num-steps", "64",
+                        "--total-steps", "2048", "--run-dir", str(tmp_path / "a"), "--save-model")
+    assert result.returncode == 0, result.stderr
+    returns = [value for _, value in read_scalars(tmp_path / "a")["charts/episodic_return"]]
+    assert len(returns) >= 4 and all(-500 <= r <= 0 for r in returns)  # Acrobot pays -1 a step
+    saved = torch.load(tmp_path / "a" / "model.pt", weights_only=True)
+    assert saved["args"]["env_id"] == "Acrobot-v1"
+    assert saved["policy"]["net.0.weight"].shape == (128, 6)  # sizes come from the env
+    assert saved["policy"]["net.2.weight"].shape == (3, 128)
+    assert saved["value"]["net.0.weight"].shape == (128, 6)
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_help_documents_every_argument(script):
     result = run_script(script, "--help")
     assert result.returncode == 0
-    for flag in ["--seed", "--num-envs", "--num-steps", "--total-steps", "--learning-rate",
-                 "--gamma", "--hidden-size", "--run-dir"]:
+    for flag in ["--env-id", "--seed", "--num-envs", "--num-steps", "--total-steps", "--learning-rate",
+                 "--gamma", "--hidden-size", "--run-dir", "--capture-video", "--save-model"]:
         assert flag in result.stdout
