@@ -58,7 +58,7 @@ def main() -> None:
             print((f"| {name} " if named else "")
                   + f"| {summary['seed']} | {successes[0]:.2f} | {at[100_000]} | {at[300_000]} "
                   f"| {successes[-1]:.2f} | {max(successes):.2f} | {first} "
-                  f"| {summary['wall_seconds'] / 60:.1f} min | {summary['rl_steps_per_second']:,.0f} |")
+                  f"| {summary['wall_seconds'] / 60:.1f} min | {summary['steps_per_second']:,.0f} |")
     axis.set(xlabel="environment steps (RL phase)", ylabel="eval success (50 episodes, mean action)",
              ylim=(-0.02, 1.02), title="Meta-World hammer: BC (step 0, dotted), then PPO + reverse KL")
     axis.legend(loc="lower right", fontsize="small")

@@ -399,7 +399,9 @@ def nail_joint(env) -> float:
 
 def play(env, policy, placement=0):
     """One episode; returns per-step (reward, terminated, truncated, nail joint)."""
-    obs = hammer.reset_to_placement(env, placement)
+    env.get_wrapper_attr("toggle_sample_tasks_on_reset")(False)  # as the script's evaluation does
+    env.unwrapped.set_task(env.get_wrapper_attr("tasks")[placement])
+    obs = env.reset()[0]
     steps = []
     while True:
         obs, reward, terminated, truncated, _ = env.step(policy(obs))
@@ -440,7 +442,7 @@ def push_nail_with_hand(env):
 
 
 def test_reward_is_one_exactly_when_the_nail_goes_in():
-    env = hammer.make_env("hammer-v3", task_seed=1, env_seed=2, max_episode_steps=120)
+    env = hammer.make_env(hammer.Args(seed=1, max_episode_steps=120), env_seed=2)
     try:
         steps = play(env, expert_policy(), placement=3)
         rewards, terminated, truncated, nail = zip(*steps)
@@ -452,7 +454,7 @@ def test_reward_is_one_exactly_when_the_nail_goes_in():
 
         # Random actions: no reward, no termination, cut by the time limit.
         rng = np.random.default_rng(0)
-        env_short = hammer.make_env("hammer-v3", task_seed=1, env_seed=3, max_episode_steps=30)
+        env_short = hammer.make_env(hammer.Args(seed=1, max_episode_steps=30), env_seed=3)
         steps = play(env_short, lambda obs: rng.uniform(-1, 1, 4))
         env_short.close()
         assert len(steps) == 30 and steps[-1][2] and not any(s[1] for s in steps)
@@ -463,8 +465,7 @@ def test_reward_is_one_exactly_when_the_nail_goes_in():
 
 @pytest.mark.parametrize("guarded", [True, False])
 def test_pushing_the_nail_by_hand_pays_only_without_the_guard(guarded):
-    env = hammer.make_env("hammer-v3", task_seed=1, env_seed=2, max_episode_steps=120,
-                          guarded_success=guarded)
+    env = hammer.make_env(hammer.Args(seed=1, max_episode_steps=120, guarded_success=guarded), env_seed=2)
     try:
         steps = play(env, push_nail_with_hand(env))
     finally:
@@ -476,8 +477,7 @@ def test_pushing_the_nail_by_hand_pays_only_without_the_guard(guarded):
 
 
 def test_parallel_envs_autoreset_like_gymnasium():
-    kwargs = hammer.env_kwargs(hammer.Args(max_episode_steps=5))
-    with hammer.ParallelEnvs(num_envs=4, num_workers=2, seed=1, env_kwargs=kwargs) as envs:
+    with hammer.ParallelEnvs(hammer.Args(seed=1, max_episode_steps=5, num_workers=2), num_envs=4) as envs:
         first = envs.reset()  # (4, 39)
         assert first.shape == (4, 39)
         assert len({tuple(row[4:7].round(4)) for row in first}) > 1  # distinct env seeds
@@ -517,7 +517,7 @@ TINY = ["--total-steps", "512", "--num-envs", "4", "--num-steps", "64", "--minib
 
 
 def test_smoke_run_from_the_command_line(tmp_path):
-    result = run_script(SCRIPT, *TINY, "--run-dir", str(tmp_path), "--run-name", "smoke",
+    result = run_script(SCRIPT, *TINY, "--run-dir", str(tmp_path / "smoke"),
                         "--demo-cache-dir", str(tmp_path / "demos"), timeout=120)
     assert result.returncode == 0, result.stderr
     assert "[bc]" in result.stdout and "[ppo]" in result.stdout and "[eval]" in result.stdout
@@ -526,8 +526,8 @@ def test_smoke_run_from_the_command_line(tmp_path):
     assert [step for step, _ in scalars["eval/episode_success"]] == [0, 256, 512]
     for tag in ["losses/policy_loss", "losses/value_loss", "losses/entropy", "losses/approx_kl",
                 "losses/old_approx_kl", "losses/clipfrac", "losses/explained_variance",
-                "losses/bc_loss", "losses/reverse_kl", "charts/actor_std", "charts/SPS",
-                "charts/learning_rate", "eval/episode_length", "bc/bc_loss"]:
+                "losses/reverse_kl", "charts/actor_std", "charts/SPS", "charts/episodic_return",
+                "eval/episode_length", "eval/nail_driven", "bc/bc_loss"]:
         assert tag in scalars, f"{tag} not logged"
     for name in ["eval_success.png", "eval_success.csv", "best.pt", "checkpoint.pt", "summary.json"]:
         assert (run_path / name).exists(), name
@@ -544,8 +544,8 @@ def test_best_pt_keeps_the_peak_and_evaluates(tmp_path, monkeypatch):
         return next(scripted)
 
     monkeypatch.setattr(hammer.ParallelEnvs, "evaluate", evaluate)
-    args = tyro.cli(hammer.Args, args=[*TINY, "--hidden-size", "16", "--run-dir", str(tmp_path),
-                                       "--run-name", "peak", "--demo-cache-dir", str(tmp_path / "demos")])
+    args = tyro.cli(hammer.Args, args=[*TINY, "--hidden-size", "16", "--run-dir", str(tmp_path / "peak"),
+                                       "--demo-cache-dir", str(tmp_path / "demos")])
     hammer.train(args)
     best = hammer.load_checkpoint(tmp_path / "peak" / "best.pt")
     assert (best["global_step"], best["eval_success"]) == (256, 0.6)
@@ -632,7 +632,7 @@ def test_rl_beats_the_bc_policy_on_a_reduced_budget(tmp_path):
     import json
 
     result = run_script(SCRIPT, "--seed", "2", "--total-steps", "102400", "--eval-every", "25000",
-                        "--run-dir", str(tmp_path), "--run-name", "learn",
+                        "--run-dir", str(tmp_path / "learn"),
                         "--demo-cache-dir", str(tmp_path / "demos"), timeout=900)
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "learn" / "summary.json").read_text())
@@ -645,7 +645,7 @@ def test_sigint_checkpoints_and_resume_continues_the_curves(tmp_path):
     import subprocess
     import sys
 
-    args = [*TINY, "--total-steps", "2560", "--run-dir", str(tmp_path), "--run-name", "live",
+    args = [*TINY, "--total-steps", "2560", "--run-dir", str(tmp_path / "live"),
             "--demo-cache-dir", str(tmp_path / "demos")]
     process = subprocess.Popen([sys.executable, str(ROOT / SCRIPT), *args], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, cwd=ROOT)
@@ -680,17 +680,24 @@ def test_non_finite_loss_stops_with_a_message(tmp_path, monkeypatch):
         return total * float("nan"), parts
 
     monkeypatch.setattr(hammer, "ppo_kl_loss", poisoned)
-    args = tyro.cli(hammer.Args, args=[*TINY, "--run-dir", str(tmp_path), "--run-name", "nan",
+    args = tyro.cli(hammer.Args, args=[*TINY, "--run-dir", str(tmp_path / "nan"),
                                        "--demo-cache-dir", str(tmp_path / "demos")])
     with pytest.raises(FloatingPointError, match="loss is not finite at step 256"):
         hammer.train(args)
     assert not (tmp_path / "nan" / "checkpoint.pt").exists()  # nothing bad was saved
 
 
-def test_eval_only_prints_a_confidence_interval(tmp_path):
-    result = run_script(SCRIPT, *TINY, "--run-dir", str(tmp_path), "--run-name", "e",
+def test_eval_only_prints_a_confidence_interval_and_a_run_is_never_overwritten(tmp_path):
+    result = run_script(SCRIPT, *TINY, "--run-dir", str(tmp_path / "e"),
                         "--demo-cache-dir", str(tmp_path / "demos"), timeout=120)
     assert result.returncode == 0, result.stderr
+    before = {path: path.stat().st_mtime_ns for path in (tmp_path / "e").iterdir()}
+    result = run_script(SCRIPT, *TINY, "--run-dir", str(tmp_path / "e"), timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [  # one line, saying how to resume or rename
+        f"error: --run-dir {tmp_path / 'e'} already holds a run: continue it with --resume "
+        f"{tmp_path / 'e'}, or choose another --run-dir"]
+    assert {path: path.stat().st_mtime_ns for path in (tmp_path / "e").iterdir()} == before
     result = run_script(SCRIPT, "--eval-only", "--resume", str(tmp_path / "e"), "--eval-episodes", "4",
                         timeout=120)
     assert result.returncode == 0, result.stderr
