@@ -1,24 +1,23 @@
 """Proximal Policy Optimization (PPO) with GAE on CartPole-v1, in one file.
 
-Vanilla policy gradient takes one gradient step per rollout, then throws the
-data away. PPO (Schulman et al. 2017, arXiv:1707.06347) reuses each rollout
-for several epochs of minibatch steps, and keeps every step small by clipping
-the probability ratio pi_new(a|s) / pi_old(a|s) to [1 - eps, 1 + eps].
-Advantages come from generalized advantage estimation (GAE, Schulman et al.
-2016, arXiv:1506.02438), which trades the variance of the full return for the
-bias of the critic with one knob, lambda.
+Vanilla policy gradient takes one gradient step per rollout, then throws the data away. PPO
+(Schulman et al. 2017, arXiv:1707.06347) reuses each rollout for several epochs of minibatch steps,
+and keeps every step small by clipping the probability ratio pi_new(a|s) / pi_old(a|s) to
+[1 - eps, 1 + eps]. Advantages come from generalized advantage estimation (GAE, Schulman et al. 2016,
+arXiv:1506.02438), which trades the variance of the full return for the bias of the critic with one
+knob, lambda.
 
     python ppo_cartpole.py            # train with the defaults (--help: every argument)
     tensorboard --logdir runs         # watch the curves
 
 Dimensions in the shape comments:
-    T  steps per rollout (args.num_steps)
-    N  parallel environments (args.num_envs)
+    T  steps per rollout (args.num_steps), N  parallel environments (args.num_envs)
     M  real transitions in a rollout (T * N minus the autoreset rows)
     B  transitions in a minibatch (about M / num_minibatches)
     O  observation size, A  number of actions (4 and 2 for CartPole)
 """
 
+import json
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -79,7 +78,7 @@ class Args:
     hidden_size: int = 128
     """width of the single hidden layer of the policy and of the value network"""
     run_dir: str | None = None
-    """TensorBoard logs, video and model go here; default runs/<algorithm>__<env id>__<seed>__<unix time>"""
+    """TensorBoard logs, summary.json, video, model; default runs/<algorithm>__<env id>__<seed>__<time>"""
     capture_video: bool = False
     """film the first episode of the final evaluation as RUN_DIR/eval.mp4"""
     save_model: bool = False
@@ -90,11 +89,10 @@ class Args:
 def make_envs(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
     """N copies of the environment, stepped as one.
 
-    Gymnasium 1.x autoresets in NEXT_STEP mode: the step that ends an episode
-    returns the true final observation with terminated/truncated set, and the
-    *next* step of that env ignores its action and returns the first
-    observation of a new episode with reward 0. That row is not a transition;
-    the training loop marks it invalid and keeps it out of the loss.
+    Gymnasium 1.x autoresets in NEXT_STEP mode: the step that ends an episode returns the true final
+    observation with terminated/truncated set, and the *next* step of that env ignores its action and
+    returns the first observation of a new episode with reward 0. That row is not a transition; the
+    training loop marks it invalid and keeps it out of the loss.
     """
     # For CartPole, make_vec picks its numpy-vectorised version: N CartPoles for the cost of one. Any
     # other env gets N copies stepped in turn (SyncVectorEnv). Both autoreset in NEXT_STEP mode.
@@ -117,8 +115,7 @@ class Policy(nn.Module):
         self.net = nn.Sequential(nn.Linear(obs_size, hidden), nn.ReLU(), nn.Linear(hidden, num_actions))
 
     def forward(self, obs: torch.Tensor) -> Categorical:
-        # batch shape (...,). No argument validation: the training loop checks the logits itself.
-        return Categorical(logits=self.net(obs), validate_args=False)
+        return Categorical(logits=self.net(obs), validate_args=False)  # (...,); train() checks the logits
 
 
 class Value(nn.Module):
@@ -199,7 +196,7 @@ def ppo_loss(new_log_probs: torch.Tensor, old_log_probs: torch.Tensor, advantage
 
 # ==== Training loop ==========================================================
 def train(args: Args) -> dict:
-    """Train a policy and a value network with `args`; returns the last-100 and evaluation mean returns."""
+    """Train a policy and a value network with `args`; returns (and writes) its summary."""
     validate(args)
     torch.manual_seed(args.seed)  # the environments are seeded at their first reset
     torch.set_num_threads(1)  # one CPU thread is fastest for networks this small (measured)
@@ -226,7 +223,7 @@ def train(args: Args) -> dict:
     next_is_reset = torch.zeros(N, dtype=torch.bool)  # (N,) next step is an autoreset row
     num_iterations = args.total_steps // (T * N)
     threshold = gym.spec(args.env_id).reward_threshold  # the env's own "solved" level, or None
-    global_step, start_time = 0, time.time()
+    global_step, start_time, steps_to_solve, seconds_to_solve = 0, time.time(), None, None
 
     for iteration in range(1, num_iterations + 1):
         if args.anneal_lr:  # linear decay to 0 at the last iteration
@@ -238,10 +235,9 @@ def train(args: Args) -> dict:
             valid[t] = ~next_is_reset  # the row after an episode end is not a transition
             with torch.no_grad():
                 dist = policy(next_obs)
-                action = dist.sample()  # (N,)
-                log_probs[t] = dist.log_prob(action)
-            actions[t] = action
-            next_obs_np, reward, term, trunc, info = envs.step(action.numpy())
+                actions[t] = dist.sample()  # (N,)
+                log_probs[t] = dist.log_prob(actions[t])
+            next_obs_np, reward, term, trunc, info = envs.step(actions[t].numpy())
             next_obs = torch.as_tensor(next_obs_np, dtype=torch.float32)
             rewards[t] = torch.as_tensor(reward)
             terminated[t] = torch.as_tensor(term)
@@ -293,8 +289,10 @@ def train(args: Args) -> dict:
         writer.add_scalar("charts/update_epochs", epochs_run, global_step)
         writer.add_scalar("charts/SPS", steps_per_second, global_step)
         mean_return = float(np.mean(envs.return_queue)) if envs.return_queue else float("nan")
+        solved = threshold is not None and len(envs.return_queue) == 100 and mean_return >= threshold
+        if solved and steps_to_solve is None:  # the first rollout to end solved: the summary reports it
+            steps_to_solve, seconds_to_solve = global_step, time.time() - start_time
         if iteration % max(1, num_iterations // 20) == 0:
-            solved = threshold is not None and len(envs.return_queue) == 100 and mean_return >= threshold
             print(f"step {global_step:>9,}/{num_iterations * T * N:,} | return (last 100) {mean_return:6.1f}"
                   f"{' (solved)' if solved else ''} | {steps_per_second:8,.0f} steps/s", flush=True)
 
@@ -304,7 +302,13 @@ def train(args: Args) -> dict:
         torch.save({"policy": policy.state_dict(), "value": value.state_dict(), "args": asdict(args)},
                    f"{writer.log_dir}/model.pt")
     writer.close()
-    return {"final_mean_return_100": mean_return, "eval_mean_return": float(np.mean(eval_returns))}
+    summary = {"script": "ppo_cartpole", "seed": args.seed, "total_steps": global_step,
+               "wall_seconds": time.time() - start_time, "steps_per_second": steps_per_second,
+               "run_dir": writer.log_dir, "final_return": mean_return, "steps_to_solve": steps_to_solve,
+               "seconds_to_solve": seconds_to_solve, "eval_mean_return": float(np.mean(eval_returns))}
+    with open(f"{writer.log_dir}/summary.json", "w") as file:  # what benchmarks/sweep.py reads back
+        json.dump(summary, file, indent=2)
+    return summary
 
 
 # ==== Plumbing: argument checks, evaluation and video ========================

@@ -1,19 +1,18 @@
 """REINFORCE on CartPole-v1, in one file.
 
-The simplest policy-gradient method (Williams, 1992): run the policy, compute
-for every step the discounted sum of the rewards that followed it (the
-reward-to-go R_t), and push up log pi(a_t|s_t) in proportion to R_t.
+The simplest policy-gradient method (Williams, 1992): run the policy, compute for every step the discounted
+sum of the rewards that followed it (the reward-to-go R_t), and push up log pi(a_t|s_t) in proportion to R_t.
 
     python reinforce_cartpole.py      # train with the defaults (--help: every argument)
     tensorboard --logdir runs         # watch the curves
 
 Dimensions in the shape comments:
-    T  steps per rollout (args.num_steps)
-    N  parallel environments (args.num_envs)
+    T  steps per rollout (args.num_steps), N  parallel environments (args.num_envs)
     M  real transitions in a rollout (T * N minus the autoreset rows)
     O  observation size, A  number of actions (4 and 2 for CartPole)
 """
 
+import json
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -47,7 +46,7 @@ class Args:
     hidden_size: int = 128
     """width of the policy's single hidden layer"""
     run_dir: str | None = None
-    """TensorBoard logs, video and model go here; default runs/<algorithm>__<env id>__<seed>__<unix time>"""
+    """TensorBoard logs, summary.json, video, model; default runs/<algorithm>__<env id>__<seed>__<time>"""
     capture_video: bool = False
     """film the first episode of the final evaluation as RUN_DIR/eval.mp4"""
     save_model: bool = False
@@ -58,11 +57,10 @@ class Args:
 def make_envs(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
     """N copies of the environment, stepped as one.
 
-    Gymnasium 1.x autoresets in NEXT_STEP mode: the step that ends an episode
-    returns the true final observation with terminated/truncated set, and the
-    *next* step of that env ignores its action and returns the first
-    observation of a new episode with reward 0. That row is not a transition;
-    the training loop marks it invalid and keeps it out of the loss.
+    Gymnasium 1.x autoresets in NEXT_STEP mode: the step that ends an episode returns the true final
+    observation with terminated/truncated set, and the *next* step of that env ignores its action and
+    returns the first observation of a new episode with reward 0. That row is not a transition; the
+    training loop marks it invalid and keeps it out of the loss.
     """
     # For CartPole, make_vec picks its numpy-vectorised version: N CartPoles for the cost of one. Any
     # other env gets N copies stepped in turn (SyncVectorEnv). Both autoreset in NEXT_STEP mode.
@@ -85,8 +83,7 @@ class Policy(nn.Module):
         self.net = nn.Sequential(nn.Linear(obs_size, hidden), nn.ReLU(), nn.Linear(hidden, num_actions))
 
     def forward(self, obs: torch.Tensor) -> Categorical:
-        # batch shape (...,). No argument validation: the training loop checks the logits itself.
-        return Categorical(logits=self.net(obs), validate_args=False)
+        return Categorical(logits=self.net(obs), validate_args=False)  # (...,); train() checks the logits
 
 
 # ==== Math: returns and losses ===============================================
@@ -100,11 +97,8 @@ def discounted_returns(rewards: torch.Tensor, terminated: torch.Tensor, truncate
     returns = torch.zeros_like(rewards)  # (T, N)
     future = torch.zeros_like(rewards[0])  # (N,) no critic: nothing is known past the rollout
     for t in reversed(range(rewards.shape[0])):
-        # Truncation ends the sum too: without a critic there is nothing to
-        # bootstrap the cut-off rest of the episode from.
-        future = torch.where(truncated[t], 0.0, future)
-        # Termination is a real end: nothing follows it.
-        future = torch.where(terminated[t], 0.0, future)
+        future = torch.where(truncated[t], 0.0, future)  # truncation ends it too: no critic to bootstrap
+        future = torch.where(terminated[t], 0.0, future)  # termination is a real end: nothing follows
         future = rewards[t] + gamma * future  # R_t = r_t + gamma * R_{t+1}
         returns[t] = future
     return returns
@@ -121,7 +115,7 @@ def reinforce_loss(log_probs: torch.Tensor, returns: torch.Tensor) -> torch.Tens
 
 # ==== Training loop ==========================================================
 def train(args: Args) -> dict:
-    """Train a policy with `args`; returns the last-100 and evaluation mean returns."""
+    """Train a policy with `args`; returns (and writes) its summary."""
     validate(args)
     torch.manual_seed(args.seed)  # the environments are seeded at their first reset
     torch.set_num_threads(1)  # one CPU thread is fastest for networks this small (measured)
@@ -143,7 +137,7 @@ def train(args: Args) -> dict:
     next_is_reset = torch.zeros(N, dtype=torch.bool)  # (N,) next step is an autoreset row
     num_iterations = args.total_steps // (T * N)
     threshold = gym.spec(args.env_id).reward_threshold  # the env's own "solved" level, or None
-    global_step, start_time = 0, time.time()
+    global_step, start_time, steps_to_solve, seconds_to_solve = 0, time.time(), None, None
 
     for iteration in range(1, num_iterations + 1):
         # ---- Collect a rollout of T steps in each of the N envs.
@@ -151,9 +145,8 @@ def train(args: Args) -> dict:
             obs[t] = next_obs
             valid[t] = ~next_is_reset  # the row after an episode end is not a transition
             with torch.no_grad():
-                action = policy(next_obs).sample()  # (N,)
-            actions[t] = action
-            next_obs_np, reward, term, trunc, info = envs.step(action.numpy())
+                actions[t] = policy(next_obs).sample()  # (N,)
+            next_obs_np, reward, term, trunc, info = envs.step(actions[t].numpy())
             next_obs = torch.as_tensor(next_obs_np, dtype=torch.float32)
             rewards[t] = torch.as_tensor(reward)
             terminated[t] = torch.as_tensor(term)
@@ -168,8 +161,7 @@ def train(args: Args) -> dict:
         returns = discounted_returns(rewards, terminated, truncated, args.gamma)  # (T, N)
         b_obs, b_actions, b_returns = obs[valid], actions[valid], returns[valid]  # (M, O), (M,), (M,)
         dist = policy(b_obs)
-        log_probs = dist.log_prob(b_actions)  # (M,)
-        loss = reinforce_loss(log_probs, b_returns)
+        loss = reinforce_loss(dist.log_prob(b_actions), b_returns)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -182,8 +174,10 @@ def train(args: Args) -> dict:
         writer.add_scalar("losses/entropy", dist.entropy().mean().item(), global_step)
         writer.add_scalar("charts/SPS", steps_per_second, global_step)
         mean_return = float(np.mean(envs.return_queue)) if envs.return_queue else float("nan")
+        solved = threshold is not None and len(envs.return_queue) == 100 and mean_return >= threshold
+        if solved and steps_to_solve is None:  # the first rollout to end solved: the summary reports it
+            steps_to_solve, seconds_to_solve = global_step, time.time() - start_time
         if iteration % max(1, num_iterations // 20) == 0:
-            solved = threshold is not None and len(envs.return_queue) == 100 and mean_return >= threshold
             print(f"step {global_step:>9,}/{num_iterations * T * N:,} | return (last 100) {mean_return:6.1f}"
                   f"{' (solved)' if solved else ''} | {steps_per_second:8,.0f} steps/s", flush=True)
 
@@ -192,7 +186,13 @@ def train(args: Args) -> dict:
     if args.save_model:  # weights and plain arguments: loads with torch.load(path, weights_only=True)
         torch.save({"policy": policy.state_dict(), "args": asdict(args)}, f"{writer.log_dir}/model.pt")
     writer.close()
-    return {"final_mean_return_100": mean_return, "eval_mean_return": float(np.mean(eval_returns))}
+    summary = {"script": "reinforce_cartpole", "seed": args.seed, "total_steps": global_step,
+               "wall_seconds": time.time() - start_time, "steps_per_second": steps_per_second,
+               "run_dir": writer.log_dir, "final_return": mean_return, "steps_to_solve": steps_to_solve,
+               "seconds_to_solve": seconds_to_solve, "eval_mean_return": float(np.mean(eval_returns))}
+    with open(f"{writer.log_dir}/summary.json", "w") as file:  # what benchmarks/sweep.py reads back
+        json.dump(summary, file, indent=2)
+    return summary
 
 
 # ==== Plumbing: argument checks, evaluation and video ========================

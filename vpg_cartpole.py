@@ -11,12 +11,12 @@ its return is bootstrapped from V of the last observation.
     tensorboard --logdir runs         # watch the curves
 
 Dimensions in the shape comments:
-    T  steps per rollout (args.num_steps)
-    N  parallel environments (args.num_envs)
+    T  steps per rollout (args.num_steps), N  parallel environments (args.num_envs)
     M  real transitions in a rollout (T * N minus the autoreset rows)
     O  observation size, A  number of actions (4 and 2 for CartPole)
 """
 
+import json
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -55,7 +55,7 @@ class Args:
     hidden_size: int = 128
     """width of the single hidden layer of the policy and of the value network"""
     run_dir: str | None = None
-    """TensorBoard logs, video and model go here; default runs/<algorithm>__<env id>__<seed>__<unix time>"""
+    """TensorBoard logs, summary.json, video, model; default runs/<algorithm>__<env id>__<seed>__<time>"""
     capture_video: bool = False
     """film the first episode of the final evaluation as RUN_DIR/eval.mp4"""
     save_model: bool = False
@@ -66,11 +66,10 @@ class Args:
 def make_envs(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
     """N copies of the environment, stepped as one.
 
-    Gymnasium 1.x autoresets in NEXT_STEP mode: the step that ends an episode
-    returns the true final observation with terminated/truncated set, and the
-    *next* step of that env ignores its action and returns the first
-    observation of a new episode with reward 0. That row is not a transition;
-    the training loop marks it invalid and keeps it out of the loss.
+    Gymnasium 1.x autoresets in NEXT_STEP mode: the step that ends an episode returns the true final
+    observation with terminated/truncated set, and the *next* step of that env ignores its action and
+    returns the first observation of a new episode with reward 0. That row is not a transition; the
+    training loop marks it invalid and keeps it out of the loss.
     """
     # For CartPole, make_vec picks its numpy-vectorised version: N CartPoles for the cost of one. Any
     # other env gets N copies stepped in turn (SyncVectorEnv). Both autoreset in NEXT_STEP mode.
@@ -93,8 +92,7 @@ class Policy(nn.Module):
         self.net = nn.Sequential(nn.Linear(obs_size, hidden), nn.ReLU(), nn.Linear(hidden, num_actions))
 
     def forward(self, obs: torch.Tensor) -> Categorical:
-        # batch shape (...,). No argument validation: the training loop checks the logits itself.
-        return Categorical(logits=self.net(obs), validate_args=False)
+        return Categorical(logits=self.net(obs), validate_args=False)  # (...,); train() checks the logits
 
 
 class Value(nn.Module):
@@ -113,21 +111,18 @@ def discounted_returns(rewards: torch.Tensor, terminated: torch.Tensor, truncate
                        values: torch.Tensor, gamma: float) -> torch.Tensor:
     """Reward-to-go of every step, computed backward through each env's rollout.
 
-    rewards (T, N) float; terminated, truncated (T, N) bool, true on the step
-    an episode ends; values (T + 1, N), V of every stored observation plus V of
-    the observation after the rollout. R_t = r_t + gamma * R_{t+1}, restarted
-    at every episode end, bootstrapped from V where an episode was cut short.
+    rewards (T, N) float; terminated, truncated (T, N) bool, true on the step an episode ends; values
+    (T + 1, N), V of every stored observation plus V of the observation after the rollout.
+    R_t = r_t + gamma * R_{t+1}, restarted at every episode end, bootstrapped from V where one was cut short.
     """
     returns = torch.zeros_like(rewards)  # (T, N)
     # The end of the rollout cuts every unfinished episode: bootstrap R_T = V(s_T).
     future = values[-1]  # (N,)
     for t in reversed(range(rewards.shape[0])):
-        # Truncation cut the episode, it did not end: bootstrap from V(final obs).
-        # Under NEXT_STEP autoreset the final obs is stored in the next row (the
-        # autoreset row), so its value is values[t + 1].
+        # Truncation cut the episode, it did not end: bootstrap from V(final obs). Under NEXT_STEP
+        # autoreset the final obs is stored in the next row (the autoreset row): its value is values[t + 1].
         future = torch.where(truncated[t], values[t + 1], future)
-        # Termination is a real end: nothing follows it.
-        future = torch.where(terminated[t], 0.0, future)
+        future = torch.where(terminated[t], 0.0, future)  # termination is a real end: nothing follows
         future = rewards[t] + gamma * future  # R_t = r_t + gamma * R_{t+1}
         returns[t] = future
     return returns
@@ -146,8 +141,7 @@ def vpg_loss(log_probs: torch.Tensor, returns: torch.Tensor, values: torch.Tenso
     """Policy gradient with a learned baseline, plus the baseline's regression.
 
     loss = -mean(log pi(a|s) * (R - V(s))) + mean((R - V(s))^2)
-    The advantage is detached: the policy term must not push V around; V
-    learns only from its own squared error.
+    The advantage is detached: the policy term must not move V; V learns only from its squared error.
     """
     advantages = (returns - values).detach()  # A = R - V(s)
     return reinforce_loss(log_probs, advantages) + value_loss(values, returns)
@@ -160,7 +154,7 @@ def value_loss(values: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
 
 # ==== Training loop ==========================================================
 def train(args: Args) -> dict:
-    """Train a policy and a value network with `args`; returns the last-100 and evaluation mean returns."""
+    """Train a policy and a value network with `args`; returns (and writes) its summary."""
     validate(args)
     torch.manual_seed(args.seed)  # the environments are seeded at their first reset
     torch.set_num_threads(1)  # one CPU thread is fastest for networks this small (measured)
@@ -183,7 +177,7 @@ def train(args: Args) -> dict:
     next_is_reset = torch.zeros(N, dtype=torch.bool)  # (N,) next step is an autoreset row
     num_iterations = args.total_steps // (T * N)
     threshold = gym.spec(args.env_id).reward_threshold  # the env's own "solved" level, or None
-    global_step, start_time = 0, time.time()
+    global_step, start_time, steps_to_solve, seconds_to_solve = 0, time.time(), None, None
 
     for iteration in range(1, num_iterations + 1):
         # ---- Collect a rollout of T steps in each of the N envs.
@@ -191,9 +185,8 @@ def train(args: Args) -> dict:
             obs[t] = next_obs
             valid[t] = ~next_is_reset  # the row after an episode end is not a transition
             with torch.no_grad():
-                action = policy(next_obs).sample()  # (N,)
-            actions[t] = action
-            next_obs_np, reward, term, trunc, info = envs.step(action.numpy())
+                actions[t] = policy(next_obs).sample()  # (N,)
+            next_obs_np, reward, term, trunc, info = envs.step(actions[t].numpy())
             next_obs = torch.as_tensor(next_obs_np, dtype=torch.float32)
             rewards[t] = torch.as_tensor(reward)
             terminated[t] = torch.as_tensor(term)
@@ -210,9 +203,8 @@ def train(args: Args) -> dict:
         returns = discounted_returns(rewards, terminated, truncated, values, args.gamma)  # (T, N)
         b_obs, b_actions, b_returns = obs[valid], actions[valid], returns[valid]  # (M, O), (M,), (M,)
         dist = policy(b_obs)
-        log_probs = dist.log_prob(b_actions)  # (M,)
         b_values = value(b_obs)  # (M,)
-        loss = vpg_loss(log_probs, b_returns, b_values)
+        loss = vpg_loss(dist.log_prob(b_actions), b_returns, b_values)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -231,8 +223,10 @@ def train(args: Args) -> dict:
         writer.add_scalar("losses/entropy", dist.entropy().mean().item(), global_step)
         writer.add_scalar("charts/SPS", steps_per_second, global_step)
         mean_return = float(np.mean(envs.return_queue)) if envs.return_queue else float("nan")
+        solved = threshold is not None and len(envs.return_queue) == 100 and mean_return >= threshold
+        if solved and steps_to_solve is None:  # the first rollout to end solved: the summary reports it
+            steps_to_solve, seconds_to_solve = global_step, time.time() - start_time
         if iteration % max(1, num_iterations // 20) == 0:
-            solved = threshold is not None and len(envs.return_queue) == 100 and mean_return >= threshold
             print(f"step {global_step:>9,}/{num_iterations * T * N:,} | return (last 100) {mean_return:6.1f}"
                   f"{' (solved)' if solved else ''} | {steps_per_second:8,.0f} steps/s", flush=True)
 
@@ -242,7 +236,13 @@ def train(args: Args) -> dict:
         torch.save({"policy": policy.state_dict(), "value": value.state_dict(), "args": asdict(args)},
                    f"{writer.log_dir}/model.pt")
     writer.close()
-    return {"final_mean_return_100": mean_return, "eval_mean_return": float(np.mean(eval_returns))}
+    summary = {"script": "vpg_cartpole", "seed": args.seed, "total_steps": global_step,
+               "wall_seconds": time.time() - start_time, "steps_per_second": steps_per_second,
+               "run_dir": writer.log_dir, "final_return": mean_return, "steps_to_solve": steps_to_solve,
+               "seconds_to_solve": seconds_to_solve, "eval_mean_return": float(np.mean(eval_returns))}
+    with open(f"{writer.log_dir}/summary.json", "w") as file:  # what benchmarks/sweep.py reads back
+        json.dump(summary, file, indent=2)
+    return summary
 
 
 # ==== Plumbing: argument checks, evaluation and video ========================

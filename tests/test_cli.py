@@ -1,5 +1,9 @@
 """The CartPole scripts as a user runs them: from the command line."""
 
+import json
+
+import gymnasium as gym
+import numpy as np
 import pytest
 import torch
 from conftest import read_scalars, run_script
@@ -49,6 +53,28 @@ def test_same_seed_same_numbers(module, tmp_path):
     for tag in ["charts/episodic_return", "losses/policy_loss"]:
         assert runs[0][tag] == runs[1][tag], f"{tag} differs between two runs with seed 3"
     assert runs[2]["losses/policy_loss"] != runs[0]["losses/policy_loss"]
+
+
+@pytest.mark.parametrize("module", MODULES, ids=IDS)
+def test_summary_json(module, tmp_path, monkeypatch):
+    # A "solved" level that an untrained policy reaches (CartPole's own is 475; random play averages
+    # ~22), so steps_to_solve is set; every figure is checked against the TensorBoard file, read back.
+    monkeypatch.setattr(gym.spec("CartPole-v1"), "reward_threshold", 15.0)
+    summary = module.train(module.Args(num_envs=8, num_steps=32, total_steps=8192, run_dir=str(tmp_path)))
+    assert json.loads((tmp_path / "summary.json").read_text()) == summary
+    assert summary["script"] == module.__name__ and summary["seed"] == 1 and summary["total_steps"] == 8192
+    assert summary["run_dir"] == str(tmp_path) and summary["wall_seconds"] > 0
+    scalars = read_scalars(tmp_path)
+    returns, rollout_ends = scalars["charts/episodic_return"], scalars["charts/SPS"]
+    # "solved": the first rollout end at which the mean of the last 100 returns (100 of them) reaches it
+    last_100 = {step: [r for s, r in returns if s <= step][-100:] for step, _ in rollout_ends}
+    solved = [(step, sps) for step, sps in rollout_ends if len(last_100[step]) == 100
+              and np.mean(last_100[step]) >= 15.0]
+    assert summary["steps_to_solve"] == solved[0][0] > 256 * 4  # 100 episodes need 2,000+ steps
+    assert summary["seconds_to_solve"] == pytest.approx(solved[0][0] / solved[0][1], rel=0.01)
+    assert summary["final_return"] == pytest.approx(np.mean([r for _, r in returns][-100:]))
+    assert summary["steps_per_second"] == pytest.approx(rollout_ends[-1][1], rel=1e-6)
+    assert 8 <= summary["eval_mean_return"] <= 500
 
 
 BAD_ARGS = [
