@@ -1,9 +1,11 @@
 """Plot the rolling 100-episode mean return of groups of runs (one line per
 seed, one colour per group), and optionally how many epochs each update ran.
 
-    python benchmarks/plot_runs.py out.png "clip 0.2=runs/bench/ppo_cartpole__seed*" \\
-        "no clip=runs/bench/ppo_cartpole_noclip__seed*"
-    python benchmarks/plot_runs.py out.png --epochs "target_kl 0.01=runs/bench/*_kl__seed*"
+    python benchmarks/plot_runs.py out.png "clip 0.1=runs/sweeps/ppo_clip/clip-coef=0.1/seed*[0-9]" \\
+        "no clip=runs/sweeps/ppo_clip/clip-coef=1000000/seed*[0-9]"
+    python benchmarks/plot_runs.py out.png --epochs "kl 0.01=runs/sweeps/ppo_kl/target-kl=0.01/seed*[0-9]"
+
+(seed*[0-9]: the run directories of benchmarks/sweep.py, not an earlier attempt kept as seed<N>.unfinished)
 """
 
 import argparse
