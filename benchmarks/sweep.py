@@ -7,7 +7,9 @@ aggregate per setting: the mean, the interquartile mean and a 95% bootstrap inte
     python benchmarks/sweep.py ppo_hammer_bc_kl.py --seeds 1-10 --grid reverse-kl-coef=0,0.1 \\
         --out runs/sweeps/kl --address HEAD_IP:6379 -- --total-steps 300000
 
-Several --grid give their cross product; the flags after -- go to every run. One run is
+Several --grid give their cross product. For settings that are not a product (an ablation), list
+them instead, each --setting one of them: `--setting default --setting bc-steps=0,reverse-kl-coef=0
+--setting num-demos=2`. The flags after -- go to every run. One run is
 `python <script> --seed N --run-dir <out>/<setting>/seed<N> <grid flags> <flags after -->`, started
 from the repository root inside a Ray task, its stdout and stderr in <run dir>/stdout.log. A run is
 finished when <run dir>/summary.json exists (the script's train() writes it last), so the same
@@ -146,6 +148,19 @@ def expand(grid: list[tuple[str, list[str]]]) -> list[list[tuple[str, str]]]:
     """The cross product of the grid, one setting per combination: [[(name, value), ...], ...]."""
     names = [name for name, _ in grid]
     return [list(zip(names, combination)) for combination in itertools.product(*[v for _, v in grid])]
+
+
+def parse_settings(items: list[str], flags: dict, script: str) -> list[list[tuple[str, str]]]:
+    """['default', 'bc-steps=0,reverse-kl-coef=0'] -> [[], [('bc-steps', '0'), ('reverse-kl-coef', '0')]]:
+    one setting per --setting, each a list of a flag and its one value ('default': none)."""
+    settings = []
+    for item in items:
+        pairs = [] if item.strip() == "default" else parse_grid(item.split(","), flags, script)
+        setting = [(name, values[0]) for name, values in pairs]
+        if setting in settings:
+            raise BadInput(f"--setting {item} is given twice")
+        settings.append(setting)
+    return settings
 
 
 def label(setting: list[tuple[str, str]]) -> str:
@@ -465,6 +480,9 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--seeds", default="1-5", help="1-10, or 1,3,5 (default 1-5)")
     parser.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2",
                         help="a flag of the script and its values; several --grid give their cross product")
+    parser.add_argument("--setting", action="append", default=[], metavar="NAME=V,NAME=V",
+                        help="one setting (flags with one value each, or 'default'); several --setting "
+                        "give a list of settings, not a product (instead of --grid)")
     parser.add_argument("--out", help="output directory (default runs/sweeps/<script>)")
     parser.add_argument("--address", default=os.environ.get("RAY_ADDRESS") or None,
                         help="HOST:PORT of a Ray cluster's head (default: RAY_ADDRESS, else Ray here)")
@@ -486,10 +504,13 @@ def main(argv: list[str]) -> int:
         raise BadInput("--cpus: at least 1, and only for a local Ray (a cluster has the CPUs it has)")
     seeds = parse_seeds(options.seeds)
     flags = script_flags(stem)
+    if options.grid and options.setting:
+        raise BadInput("--grid and --setting: use one or the other")
     grid = parse_grid(options.grid, flags, script)
-    check_passthrough(passthrough, flags, [name for name, _ in grid], script)
+    settings = parse_settings(options.setting, flags, script) if options.setting else expand(grid)
+    set_by_settings = sorted({name for setting in settings for name, _ in setting})
+    check_passthrough(passthrough, flags, set_by_settings, script)
     out = Path(options.out or f"runs/sweeps/{stem}").resolve()
-    settings = expand(grid)
     runs = [{"setting": setting, "seed": seed, "dir": out / label(setting) / f"seed{seed}",
              "cpus": cpus_per_run(setting, passthrough, flags)} for setting in settings for seed in seeds]
     todo = [run for run in runs if not (run["dir"] / "summary.json").exists()]

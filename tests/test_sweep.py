@@ -115,6 +115,16 @@ def test_grid_expansion_and_labels():
         sweep.parse_grid(["clip-coef=0.1", "clip-coef=0.2"], flags, "ppo_cartpole.py")
 
 
+def test_a_list_of_settings_for_an_ablation():
+    flags = {"bc-steps": (int, 3000), "reverse-kl-coef": (float, 0.1), "num-demos": (int, 5)}
+    settings = sweep.parse_settings(["default", "bc-steps=0,reverse-kl-coef=0", "num-demos=2"], flags, "h.py")
+    assert settings == [[], [("bc-steps", "0"), ("reverse-kl-coef", "0")], [("num-demos", "2")]]
+    assert [sweep.label(s) for s in settings] == ["default", "bc-steps=0,reverse-kl-coef=0", "num-demos=2"]
+    for bad in [["no-such=1"], ["num-demos=2", "num-demos=2"], ["num-demos="]]:
+        with pytest.raises(sweep.BadInput):
+            sweep.parse_settings(bad, flags, "h.py")
+
+
 def test_flags_come_from_the_scripts_args():
     flags = sweep.script_flags("ppo_cartpole")
     assert flags["clip-coef"] == (float, 0.1) and flags["anneal-lr"] == (bool, True)
@@ -157,7 +167,8 @@ def test_an_unfinished_run_resumes_or_starts_afresh(tmp_path):
     (["ppo_cartpole.py", "--grid", "no-such-flag=1,2"], "--grid no-such-flag: not a flag of ppo_cartpole.py"),
     (["ppo_cartpole.py", "--seeds", "5-1"], "--seeds 5-1: the range is empty"),
     (["ppo_cartpole.py", "--", "--seed", "3"], "the sweep sets --seed itself"),
-], ids=["script", "grid-name", "empty-seeds", "reserved-flag"])
+    (["ppo_cartpole.py", "--grid", "clip-coef=0.1,0.2", "--setting", "default"], "use one or the other"),
+], ids=["script", "grid-name", "empty-seeds", "reserved-flag", "grid-and-setting"])
 def test_bad_input_exits_2_with_one_line(args, expected, tmp_path):
     result = run_sweep(*args, "--out", str(tmp_path / "out"))
     assert result.returncode == 2, result.stderr
