@@ -518,7 +518,7 @@ TINY = ["--total-steps", "512", "--num-envs", "4", "--num-steps", "64", "--minib
 
 def test_smoke_run_from_the_command_line(tmp_path):
     result = run_script(SCRIPT, *TINY, "--run-dir", str(tmp_path / "smoke"),
-                        "--demo-cache-dir", str(tmp_path / "demos"), timeout=120)
+                        "--demo-cache-dir", str(tmp_path / "demos"), timeout=300)
     assert result.returncode == 0, result.stderr
     assert "[bc]" in result.stdout and "[ppo]" in result.stdout and "[eval]" in result.stdout
     run_path = tmp_path / "smoke"
@@ -557,10 +557,10 @@ def test_best_pt_keeps_the_peak_and_evaluates(tmp_path, monkeypatch):
 
     monkeypatch.undo()  # real evaluations from here on: the file works as --eval-only's input
     result = run_script(SCRIPT, "--eval-only", "--resume", str(tmp_path / "peak" / "best.pt"),
-                        "--eval-episodes", "2", timeout=120)
+                        "--eval-episodes", "2", timeout=300)
     assert result.returncode == 0, result.stderr
     assert "2 episodes from step 256: success" in result.stdout
-    result = run_script(SCRIPT, "--resume", str(tmp_path / "peak" / "best.pt"), timeout=120)
+    result = run_script(SCRIPT, "--resume", str(tmp_path / "peak" / "best.pt"), timeout=300)
     assert result.returncode == 2 and "evaluate it with --eval-only" in result.stderr
 
 
@@ -653,7 +653,7 @@ def test_sigint_checkpoints_and_resume_continues_the_curves(tmp_path):
         if line.startswith("[ppo]"):
             break
     process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=120)
+    stdout, stderr = process.communicate(timeout=300)
     assert process.returncode == 130, stderr
     assert "--resume" in stdout and "Traceback" not in stderr
     state = hammer.load_checkpoint(tmp_path / "live")
@@ -689,17 +689,17 @@ def test_non_finite_loss_stops_with_a_message(tmp_path, monkeypatch):
 
 def test_eval_only_prints_a_confidence_interval_and_a_run_is_never_overwritten(tmp_path):
     result = run_script(SCRIPT, *TINY, "--run-dir", str(tmp_path / "e"),
-                        "--demo-cache-dir", str(tmp_path / "demos"), timeout=120)
+                        "--demo-cache-dir", str(tmp_path / "demos"), timeout=300)
     assert result.returncode == 0, result.stderr
     before = {path: path.stat().st_mtime_ns for path in (tmp_path / "e").iterdir()}
-    result = run_script(SCRIPT, *TINY, "--run-dir", str(tmp_path / "e"), timeout=120)
+    result = run_script(SCRIPT, *TINY, "--run-dir", str(tmp_path / "e"), timeout=300)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [  # one line, saying how to resume or rename
         f"error: --run-dir {tmp_path / 'e'} already holds a run: continue it with --resume "
         f"{tmp_path / 'e'}, or choose another --run-dir"]
     assert {path: path.stat().st_mtime_ns for path in (tmp_path / "e").iterdir()} == before
     result = run_script(SCRIPT, "--eval-only", "--resume", str(tmp_path / "e"), "--eval-episodes", "4",
-                        timeout=120)
+                        timeout=300)
     assert result.returncode == 0, result.stderr
     assert "4 episodes from step 512: success" in result.stdout and "95% CI" in result.stdout
 
