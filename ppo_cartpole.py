@@ -1,11 +1,10 @@
 """Proximal Policy Optimization (PPO) with GAE on CartPole-v1, in one file.
 
-Vanilla policy gradient takes one gradient step per rollout, then throws the data away. PPO
-(Schulman et al. 2017, arXiv:1707.06347) reuses each rollout for several epochs of minibatch steps,
-and keeps every step small by clipping the probability ratio pi_new(a|s) / pi_old(a|s) to
-[1 - eps, 1 + eps]. Advantages come from generalized advantage estimation (GAE, Schulman et al. 2016,
-arXiv:1506.02438), which trades the variance of the full return for the bias of the critic with one
-knob, lambda.
+Vanilla policy gradient takes one gradient step per rollout, then throws the data away. PPO (Schulman et
+al. 2017, arXiv:1707.06347) reuses each rollout for several epochs of minibatch steps, and keeps every
+step small by clipping the probability ratio pi_new(a|s) / pi_old(a|s) to [1 - eps, 1 + eps]. Advantages
+come from generalized advantage estimation (GAE, Schulman et al. 2016, arXiv:1506.02438), which trades
+the variance of the full return for the bias of the critic with one knob, lambda.
 
     python ppo_cartpole.py            # train with the defaults (--help: every argument)
     tensorboard --logdir runs         # watch the curves
@@ -38,34 +37,34 @@ class Args:
     """gymnasium environment: any with discrete actions and a flat Box observation"""
     seed: int = 1
     """seed of PyTorch and the environments: the same seed and arguments give the same numbers"""
-    num_envs: int = 64
+    num_envs: int = 32
     """N, environments stepped in parallel (one numpy-vectorised CartPole); 4-256"""
-    num_steps: int = 32
-    """T, steps per environment in one rollout; the rollout is then reused for several epochs"""
-    total_steps: int = 500_000
+    num_steps: int = 64
+    """T, steps per environment in one rollout, reused for several epochs; 32 x 64 beat 64 x 32 (README)"""
+    total_steps: int = 200_000
     """environment steps over the whole run (rounded down to whole rollouts)"""
-    learning_rate: float = 2.5e-3
-    """Adam step size (alpha in the paper); 3e-4 to 3e-3"""
+    learning_rate: float = 5e-3
+    """Adam step size (alpha in the paper); 3e-4 to 5e-3: large, as the minibatches are few and large"""
     anneal_lr: bool = True
-    """decay the learning rate linearly to 0 over the run (PPO paper, sec. 6.1)"""
-    gamma: float = 0.99
-    """discount factor (gamma) in (0, 1]; 0.99 looks about 100 steps ahead"""
+    """decay the learning rate linearly to 0 over anneal_steps (the PPO paper, sec. 6.1: over the run)"""
+    anneal_steps: int | None = None
+    """steps over which the learning rate (and clip_coef) reach 0, then stay there; None: total_steps"""
+    gamma: float = 0.98
+    """discount factor (gamma) in (0, 1]; 0.98 looks ~50 steps ahead and solved sooner than 0.99"""
     gae_lambda: float = 0.95
-    """GAE lambda in [0, 1]: 0 is the one-step TD error (low variance, biased
-    by V), 1 is the full return minus V (unbiased, high variance); 0.9-0.99"""
-    update_epochs: int = 4
-    """K, passes over each rollout (PPO paper, Algorithm 1); 3-10"""
+    """GAE lambda in [0, 1]: 0 is the one-step TD error (biased by V), 1 the return minus V (noisy)"""
+    update_epochs: int = 10
+    """K, passes over each rollout (PPO paper, Algorithm 1); 3-10. 10 needed about half the steps of 4"""
     num_minibatches: int = 4
     """minibatches per epoch, each of about M / num_minibatches transitions; 1-32"""
-    clip_coef: float = 0.1
-    """epsilon, the clip range of the probability ratio (PPO paper eq. 7); 0.1-0.3.
-    0.1 rather than 0.2: with 0.2, one seed in ten fell to 427 after solving (README)"""
+    clip_coef: float = 0.15
+    """epsilon, the clip range of the probability ratio (PPO paper eq. 7); 0.1-0.3 (README: why 0.15)"""
+    anneal_clip: bool = True
+    """decay clip_coef linearly to 0 with the learning rate (not in the paper; SB3's zoo does it)"""
     norm_adv: bool = True
-    """normalise advantages to mean 0, std 1 in each minibatch (not in the
-    paper; keeps the step size independent of the reward scale)"""
+    """normalise advantages to mean 0, std 1 per minibatch (not in the paper; frees lr from reward scale)"""
     clip_vloss: bool = False
-    """clip the value update like the policy's (CleanRL's default is on; off
-    here: it did not help on CartPole and the paper does not have it)"""
+    """clip the value update like the policy's (CleanRL's default; off: no help here, not in the paper)"""
     vf_coef: float = 0.5
     """c1, weight of the value loss (PPO paper eq. 9)"""
     ent_coef: float = 0.0
@@ -73,8 +72,7 @@ class Args:
     max_grad_norm: float = 0.5
     """clip the global gradient norm to this (not in the paper; stops rare huge steps)"""
     target_kl: float | None = None
-    """stop the epochs of an update early once the approximate KL between old
-    and new policy exceeds this; None never stops; 0.01-0.05"""
+    """stop an update's epochs once the approximate KL of old and new policy exceeds this; None: never"""
     hidden_size: int = 128
     """width of the single hidden layer of the policy and of the value network"""
     run_dir: str | None = None
@@ -94,9 +92,7 @@ def make_envs(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
     returns the first observation of a new episode with reward 0. That row is not a transition; the
     training loop marks it invalid and keeps it out of the loss.
     """
-    # For CartPole, make_vec picks its numpy-vectorised version: N CartPoles for the cost of one. Any
-    # other env gets N copies stepped in turn (SyncVectorEnv). Both autoreset in NEXT_STEP mode.
-    envs = gym.make_vec(env_id, num_envs=num_envs)
+    envs = gym.make_vec(env_id, num_envs=num_envs)  # CartPole: numpy-vectorised, N for the cost of one
     observation_space, action_space = envs.single_observation_space, envs.single_action_space
     if not (isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) == 1):
         raise ValueError(f"--env-id {env_id}: the observation space {observation_space} is not a flat Box")
@@ -134,24 +130,21 @@ def compute_gae(rewards: torch.Tensor, terminated: torch.Tensor, truncated: torc
                 values: torch.Tensor, gamma: float, gae_lambda: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Generalized advantage estimates and return targets, backward through each env.
 
-    rewards (T, N) float; terminated, truncated (T, N) bool, true on the step
-    an episode ends; values (T + 1, N), V of every stored observation plus V of
-    the observation after the rollout. Returns (advantages, returns), (T, N)
-    each. No advantage flows across an episode end. Rows that follow an
+    rewards (T, N) float; terminated, truncated (T, N) bool, true on the step an episode ends; values
+    (T + 1, N), V of every stored observation plus V of the observation after the rollout. Returns
+    (advantages, returns), (T, N) each. No advantage flows across an episode end. Rows that follow an
     episode end (autoreset rows) get meaningless numbers: the caller drops them.
     """
     advantages = torch.zeros_like(rewards)  # (T, N)
     next_advantage = torch.zeros_like(values[-1])  # (N,) A_T = 0: nothing past the rollout
     for t in reversed(range(rewards.shape[0])):
-        # values[t + 1] is V of the next observation. If the episode ended at
-        # step t, the next row is the autoreset row, whose stored observation is
-        # the final one (NEXT_STEP autoreset): V(final obs), the bootstrap a
-        # truncated episode needs. A terminated episode has no future: 0.
+        # values[t + 1] is V of the next observation. If the episode ended at step t, the next row is the
+        # autoreset row, whose stored observation is the final one (NEXT_STEP autoreset): V(final obs),
+        # the bootstrap a truncated episode needs. A terminated episode has no future: 0.
         next_value = torch.where(terminated[t], 0.0, values[t + 1])
         # GAE paper eq. 10: delta_t = r_t + gamma * V(s_{t+1}) - V(s_t)
         delta = rewards[t] + gamma * next_value - values[t]
-        # GAE paper eq. 16, restarted at every episode end (terminated or truncated):
-        # A_t = delta_t + gamma * lambda * A_{t+1}
+        # GAE paper eq. 16, restarted at every episode end: A_t = delta_t + gamma * lambda * A_{t+1}
         next_advantage = torch.where(terminated[t] | truncated[t], 0.0, next_advantage)
         next_advantage = delta + gamma * gae_lambda * next_advantage
         advantages[t] = next_advantage
@@ -165,8 +158,7 @@ def ppo_loss(new_log_probs: torch.Tensor, old_log_probs: torch.Tensor, advantage
              old_values: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """PPO's clipped objective (PPO paper eq. 9), as a loss to minimise.
 
-    All inputs have the same shape (B,) (any shape works). Returns the total
-    loss and its parts. Pass old_values to clip the value update too.
+    Inputs: the same shape (B,) (any works). Returns the total loss and its parts. old_values: clip V too.
     """
     log_ratio = new_log_probs - old_log_probs
     ratio = log_ratio.exp()  # r = pi_new(a|s) / pi_old(a|s)
@@ -223,11 +215,13 @@ def train(args: Args) -> dict:
     next_is_reset = torch.zeros(N, dtype=torch.bool)  # (N,) next step is an autoreset row
     num_iterations = args.total_steps // (T * N)
     threshold = gym.spec(args.env_id).reward_threshold  # the env's own "solved" level, or None
-    global_step, start_time, steps_to_solve, seconds_to_solve = 0, time.time(), None, None
+    global_step, start_time, steps_to_solve, seconds_to_solve, after_solve = 0, time.time(), None, None, []
 
     for iteration in range(1, num_iterations + 1):
-        if args.anneal_lr:  # linear decay to 0 at the last iteration
-            optimizer.param_groups[0]["lr"] = args.learning_rate * (1 - (iteration - 1) / num_iterations)
+        remaining = max(0.0, 1 - global_step / (args.anneal_steps or args.total_steps))  # 1, then down to 0
+        if args.anneal_lr:
+            optimizer.param_groups[0]["lr"] = args.learning_rate * remaining
+        clip_coef = args.clip_coef * remaining if args.anneal_clip else args.clip_coef
 
         # ---- Collect a rollout of T steps in each of the N envs.
         for t in range(T):
@@ -266,7 +260,7 @@ def train(args: Args) -> dict:
                     mb_advantages = (mb_advantages - mb_advantages.mean()) / (mb_advantages.std() + 1e-8)
                 loss, parts = ppo_loss(
                     dist.log_prob(b_actions[mb]), b_log_probs[mb], mb_advantages, value(b_obs[mb]),
-                    b_returns[mb], dist.entropy(), clip_coef=args.clip_coef, vf_coef=args.vf_coef,
+                    b_returns[mb], dist.entropy(), clip_coef=clip_coef, vf_coef=args.vf_coef,
                     ent_coef=args.ent_coef, old_values=b_values[mb] if args.clip_vloss else None,
                 )
                 optimizer.zero_grad()
@@ -282,8 +276,7 @@ def train(args: Args) -> dict:
         steps_per_second = global_step / (time.time() - start_time)
         for name, number in parts.items():
             writer.add_scalar(f"losses/{name}", number.item(), global_step)
-        # fraction of the return's variance the critic explains: 1 is perfect, <= 0 useless
-        explained_variance = 1 - (b_returns - b_values).var() / b_returns.var()
+        explained_variance = 1 - (b_returns - b_values).var() / b_returns.var()  # 1 perfect, <= 0 useless
         writer.add_scalar("losses/explained_variance", explained_variance.item(), global_step)
         writer.add_scalar("charts/learning_rate", optimizer.param_groups[0]["lr"], global_step)
         writer.add_scalar("charts/update_epochs", epochs_run, global_step)
@@ -292,6 +285,7 @@ def train(args: Args) -> dict:
         solved = threshold is not None and len(envs.return_queue) == 100 and mean_return >= threshold
         if solved and steps_to_solve is None:  # the first rollout to end solved: the summary reports it
             steps_to_solve, seconds_to_solve = global_step, time.time() - start_time
+        after_solve += [mean_return] if steps_to_solve else []  # the summary reports the lowest: holds?
         if iteration % max(1, num_iterations // 20) == 0:
             print(f"step {global_step:>9,}/{num_iterations * T * N:,} | return (last 100) {mean_return:6.1f}"
                   f"{' (solved)' if solved else ''} | {steps_per_second:8,.0f} steps/s", flush=True)
@@ -305,7 +299,8 @@ def train(args: Args) -> dict:
     summary = {"script": "ppo_cartpole", "seed": args.seed, "total_steps": global_step,
                "wall_seconds": time.time() - start_time, "steps_per_second": steps_per_second,
                "run_dir": writer.log_dir, "final_return": mean_return, "steps_to_solve": steps_to_solve,
-               "seconds_to_solve": seconds_to_solve, "eval_mean_return": float(np.mean(eval_returns))}
+               "seconds_to_solve": seconds_to_solve, "eval_mean_return": float(np.mean(eval_returns)),
+               "lowest_after_solve": min(after_solve, default=None)}
     with open(f"{writer.log_dir}/summary.json", "w") as file:  # what benchmarks/sweep.py reads back
         json.dump(summary, file, indent=2)
     return summary
@@ -324,6 +319,7 @@ def validate(args: Args) -> None:
         (args.update_epochs >= 1, f"--update-epochs must be at least 1 (got {args.update_epochs})"),
         (args.num_minibatches >= 1, f"--num-minibatches must be at least 1 (got {args.num_minibatches})"),
         (args.clip_coef > 0, f"--clip-coef must be > 0 (got {args.clip_coef})"),
+        ((args.anneal_steps or 1) > 0, f"--anneal-steps must be > 0 (got {args.anneal_steps})"),
     ]:
         if not holds:
             raise ValueError(message)

@@ -62,9 +62,7 @@ def make_envs(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
     returns the first observation of a new episode with reward 0. That row is not a transition; the
     training loop marks it invalid and keeps it out of the loss.
     """
-    # For CartPole, make_vec picks its numpy-vectorised version: N CartPoles for the cost of one. Any
-    # other env gets N copies stepped in turn (SyncVectorEnv). Both autoreset in NEXT_STEP mode.
-    envs = gym.make_vec(env_id, num_envs=num_envs)
+    envs = gym.make_vec(env_id, num_envs=num_envs)  # CartPole: numpy-vectorised, N for the cost of one
     observation_space, action_space = envs.single_observation_space, envs.single_action_space
     if not (isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) == 1):
         raise ValueError(f"--env-id {env_id}: the observation space {observation_space} is not a flat Box")
@@ -137,7 +135,7 @@ def train(args: Args) -> dict:
     next_is_reset = torch.zeros(N, dtype=torch.bool)  # (N,) next step is an autoreset row
     num_iterations = args.total_steps // (T * N)
     threshold = gym.spec(args.env_id).reward_threshold  # the env's own "solved" level, or None
-    global_step, start_time, steps_to_solve, seconds_to_solve = 0, time.time(), None, None
+    global_step, start_time, steps_to_solve, seconds_to_solve, after_solve = 0, time.time(), None, None, []
 
     for iteration in range(1, num_iterations + 1):
         # ---- Collect a rollout of T steps in each of the N envs.
@@ -177,6 +175,7 @@ def train(args: Args) -> dict:
         solved = threshold is not None and len(envs.return_queue) == 100 and mean_return >= threshold
         if solved and steps_to_solve is None:  # the first rollout to end solved: the summary reports it
             steps_to_solve, seconds_to_solve = global_step, time.time() - start_time
+        after_solve += [mean_return] if steps_to_solve else []  # the summary reports the lowest: holds?
         if iteration % max(1, num_iterations // 20) == 0:
             print(f"step {global_step:>9,}/{num_iterations * T * N:,} | return (last 100) {mean_return:6.1f}"
                   f"{' (solved)' if solved else ''} | {steps_per_second:8,.0f} steps/s", flush=True)
@@ -189,7 +188,8 @@ def train(args: Args) -> dict:
     summary = {"script": "reinforce_cartpole", "seed": args.seed, "total_steps": global_step,
                "wall_seconds": time.time() - start_time, "steps_per_second": steps_per_second,
                "run_dir": writer.log_dir, "final_return": mean_return, "steps_to_solve": steps_to_solve,
-               "seconds_to_solve": seconds_to_solve, "eval_mean_return": float(np.mean(eval_returns))}
+               "seconds_to_solve": seconds_to_solve, "eval_mean_return": float(np.mean(eval_returns)),
+               "lowest_after_solve": min(after_solve, default=None)}
     with open(f"{writer.log_dir}/summary.json", "w") as file:  # what benchmarks/sweep.py reads back
         json.dump(summary, file, indent=2)
     return summary

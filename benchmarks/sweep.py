@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-CARTPOLE = ["final_return", "steps_to_solve", "seconds_to_solve", "eval_mean_return"]
+CARTPOLE = ["final_return", "steps_to_solve", "seconds_to_solve", "lowest_after_solve", "eval_mean_return"]
 # What the sweep knows about each script: the summary.json keys it aggregates. Nothing else.
 METRICS = {
     "reinforce_cartpole": CARTPOLE,

@@ -60,7 +60,7 @@ def test_summary_json(module, tmp_path, monkeypatch):
     # A "solved" level that an untrained policy reaches (CartPole's own is 475; random play averages
     # ~22), so steps_to_solve is set; every figure is checked against the TensorBoard file, read back.
     monkeypatch.setattr(gym.spec("CartPole-v1"), "reward_threshold", 15.0)
-    summary = module.train(module.Args(num_envs=8, num_steps=32, total_steps=8192, run_dir=str(tmp_path)))
+    summary = module.train(module.Args(num_envs=32, num_steps=32, total_steps=8192, run_dir=str(tmp_path)))
     assert json.loads((tmp_path / "summary.json").read_text()) == summary
     assert summary["script"] == module.__name__ and summary["seed"] == 1 and summary["total_steps"] == 8192
     assert summary["run_dir"] == str(tmp_path) and summary["wall_seconds"] > 0

@@ -19,7 +19,7 @@ import vpg_cartpole
         # default run reaches at this budget, well above chance.
         (reinforce_cartpole, 2_000_000, 150),
         (vpg_cartpole, 2_000_000, 200),
-        (ppo_cartpole, 250_000, 400),
+        (ppo_cartpole, 200_000, 400),
     ],
     ids=["reinforce", "vpg", "ppo"],
 )

@@ -127,7 +127,7 @@ def test_a_list_of_settings_for_an_ablation():
 
 def test_flags_come_from_the_scripts_args():
     flags = sweep.script_flags("ppo_cartpole")
-    assert flags["clip-coef"] == (float, 0.1) and flags["anneal-lr"] == (bool, True)
+    assert flags["clip-coef"] == (float, 0.15) and flags["anneal-lr"] == (bool, True)
     assert {"seed", "run-dir", "total-steps", "target-kl"} <= set(flags)
     sweep.check_passthrough(["--total-steps", "4096", "--no-anneal-lr", "--num-envs=8"], flags, [], "p.py")
     for bad, grid_names in [(["--seed", "3"], []), (["--no-such", "1"], []),
