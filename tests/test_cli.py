@@ -77,6 +77,9 @@ def test_summary_json(module, tmp_path, monkeypatch):
     at = [step for step, _ in rollout_ends].index(solved[0][0])
     assert seconds[at] * (1 - 1e-6) <= summary["seconds_to_solve"] <= seconds[at + 1] * (1 + 1e-6)
     assert summary["final_return"] == pytest.approx(np.mean([r for _, r in returns][-100:]))
+    # does it hold: the lowest last-100 mean at the rollout ends from the solving one on
+    lowest = min(np.mean(last_100[step]) for step, _ in rollout_ends if step >= solved[0][0])
+    assert summary["lowest_after_solve"] == pytest.approx(lowest)
     assert summary["steps_per_second"] == pytest.approx(rollout_ends[-1][1], rel=1e-6)
     assert 8 <= summary["eval_mean_return"] <= 500
 
