@@ -92,7 +92,7 @@ def make_envs(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
     returns the first observation of a new episode with reward 0. That row is not a transition; the
     training loop marks it invalid and keeps it out of the loss.
     """
-    envs = gym.make_vec(env_id, num_envs=num_envs)  # CartPole: numpy-vectorised, N for the cost of one
+    envs = gym.make_vec(env_id, num_envs=num_envs)  # CartPole: numpy-vectorised; any other: SyncVectorEnv
     observation_space, action_space = envs.single_observation_space, envs.single_action_space
     if not (isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) == 1):
         raise ValueError(f"--env-id {env_id}: the observation space {observation_space} is not a flat Box")
@@ -319,7 +319,7 @@ def validate(args: Args) -> None:
         (args.update_epochs >= 1, f"--update-epochs must be at least 1 (got {args.update_epochs})"),
         (args.num_minibatches >= 1, f"--num-minibatches must be at least 1 (got {args.num_minibatches})"),
         (args.clip_coef > 0, f"--clip-coef must be > 0 (got {args.clip_coef})"),
-        ((args.anneal_steps or 1) > 0, f"--anneal-steps must be > 0 (got {args.anneal_steps})"),
+        (args.anneal_steps is None or args.anneal_steps > 0, "--anneal-steps must be > 0, or None"),
     ]:
         if not holds:
             raise ValueError(message)

@@ -71,7 +71,7 @@ def make_envs(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
     returns the first observation of a new episode with reward 0. That row is not a transition; the
     training loop marks it invalid and keeps it out of the loss.
     """
-    envs = gym.make_vec(env_id, num_envs=num_envs)  # CartPole: numpy-vectorised, N for the cost of one
+    envs = gym.make_vec(env_id, num_envs=num_envs)  # CartPole: numpy-vectorised; any other: SyncVectorEnv
     observation_space, action_space = envs.single_observation_space, envs.single_action_space
     if not (isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) == 1):
         raise ValueError(f"--env-id {env_id}: the observation space {observation_space} is not a flat Box")

@@ -98,6 +98,7 @@ PPO_BAD_ARGS = [
     (["--num-minibatches", "0"], "--num-minibatches"),
     (["--update-epochs", "0"], "--update-epochs"),
     (["--clip-coef", "0"], "--clip-coef"),
+    (["--anneal-steps", "0"], "--anneal-steps"),
     (["--gae-lambda", "1.5"], "--gae-lambda"),
     (["--gae-lambda", "-0.1"], "--gae-lambda"),
 ]
