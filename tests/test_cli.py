@@ -28,6 +28,8 @@ def test_smoke_run_writes_tensorboard(script, tmp_path):
     for tag in ["charts/episodic_return", "charts/episodic_length", "losses/policy_loss",
                 "losses/entropy", "charts/SPS"]:
         assert tag in scalars, f"{tag} not logged"
+    # two actions: the entropy is at most ln 2, and a policy after 2,048 steps is still close to uniform
+    assert all(0.5 < entropy <= np.log(2) + 1e-6 for _, entropy in scalars["losses/entropy"])
     assert [step for step, _ in scalars["charts/SPS"]] == list(range(256, 2049, 256))  # one point per rollout
     assert "steps/s" in result.stdout  # the console shows progress
     assert "evaluation (most likely action): mean return" in result.stdout
@@ -41,6 +43,18 @@ def test_ppo_logs_its_diagnostics(tmp_path):
     for tag in ["losses/value_loss", "losses/old_approx_kl", "losses/approx_kl", "losses/clipfrac",
                 "losses/explained_variance", "charts/learning_rate", "charts/update_epochs"]:
         assert tag in scalars, f"{tag} not logged"
+
+
+def test_ppo_first_minibatch_has_ratio_one(tmp_path):
+    # One epoch of one minibatch: the diagnostics are computed before the only Adam step, when pi_new is
+    # still pi_old, so by definition the ratio is 1: no KL, nothing clipped. This holds only if the
+    # update's log pi(a|s) (log_softmax, gather) equals the one recorded for the rollout.
+    ppo_cartpole.train(ppo_cartpole.Args(num_envs=8, num_steps=32, total_steps=1024, update_epochs=1,
+                                         num_minibatches=1, run_dir=str(tmp_path)))
+    scalars = read_scalars(tmp_path)
+    for tag in ["losses/approx_kl", "losses/old_approx_kl"]:
+        assert all(abs(kl) < 1e-6 for _, kl in scalars[tag]), tag
+    assert all(fraction == 0 for _, fraction in scalars["losses/clipfrac"])
 
 
 @pytest.mark.parametrize("module", MODULES, ids=IDS)
