@@ -21,8 +21,8 @@ input, before any run starts; 130 after Ctrl-C, which stops the runs still going
 checkpoints) and keeps the finished ones.
 
 Ray runs locally by default, on all of this machine's CPUs; --address (or RAY_ADDRESS) joins a
-cluster (README: Sweeps). A run reserves 1 CPU, or 1 + --num-workers for a script that steps its
-environments in worker processes (the hammer), at most the CPUs of the largest machine.
+cluster (docs/sweeps.md, On a cluster). A run reserves 1 CPU, or 1 + --num-workers for a script that
+steps its environments in worker processes (the hammer), at most the CPUs of the largest machine.
 """
 
 import argparse
@@ -465,9 +465,9 @@ def plot_curves(runs: list[dict], settings: list, path: Path, title: str) -> boo
         plt.close(figure)
         return False
     axes.set(xlabel="environment steps", ylabel=ylabel, title=f"{title}: mean over seeds, 95% bootstrap band")
-    axes.legend(loc="lower right", fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    # beside the curves, not over them: a nine-setting legend would hide them
+    axes.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
+    figure.savefig(path, dpi=100, bbox_inches="tight")  # "tight": the saved figure includes the legend
     plt.close(figure)
     return True
 
