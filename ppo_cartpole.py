@@ -40,7 +40,7 @@ class Args:
     num_envs: int = 32
     """N, environments stepped in parallel (one numpy-vectorised CartPole); 4-256"""
     num_steps: int = 64
-    """T, steps per environment in one rollout, reused for several epochs; 32 x 64 beat 64 x 32 (README)"""
+    """T, steps per env per rollout, reused for K epochs; 32 x 64 beat 64 x 32 (docs/cartpole.md, defaults)"""
     total_steps: int = 200_000
     """environment steps over the whole run (rounded down to whole rollouts)"""
     learning_rate: float = 5e-3
@@ -58,7 +58,7 @@ class Args:
     num_minibatches: int = 4
     """minibatches per epoch, each of about M / num_minibatches transitions; 1-32"""
     clip_coef: float = 0.15
-    """epsilon, the clip range of the probability ratio (PPO paper eq. 7); 0.1-0.3 (README: why 0.15)"""
+    """epsilon, clip range of the ratio (PPO paper eq. 7); 0.1-0.3 (why 0.15: docs/cartpole.md, defaults)"""
     anneal_clip: bool = True
     """decay clip_coef linearly to 0 with the learning rate (not in the paper; SB3's zoo does it)"""
     norm_adv: bool = True
@@ -80,7 +80,7 @@ class Args:
     capture_video: bool = False
     """film the first episode of the final evaluation as RUN_DIR/eval.mp4"""
     save_model: bool = False
-    """save the weights and these arguments as RUN_DIR/model.pt (README: how to load it and act)"""
+    """save the weights and these arguments as RUN_DIR/model.pt (README, Copy a script: how to load it)"""
 
 
 # ==== Environment ============================================================
@@ -253,7 +253,7 @@ def train(args: Args) -> dict:
             epochs_run = epoch  # fewer than update_epochs when the KL stop fires
             for mb in torch.tensor_split(torch.randperm(len(b_obs)), args.num_minibatches):  # (B,)
                 mb_obs = b_obs[mb]  # (B, O)
-                # log pi(.|s) by log_softmax, not through a Categorical: a faster update (README)
+                # log pi by log_softmax, not a Categorical: faster (docs/cartpole.md, Where the time goes)
                 log_pi = policy.net(mb_obs).log_softmax(-1)  # (B, A)
                 new_log_probs = log_pi.gather(-1, b_actions[mb, None]).squeeze(-1)  # (B,) log pi(a|s)
                 entropy = -(log_pi.exp() * log_pi).sum(-1)  # (B,) H = -sum_a pi(a|s) log pi(a|s)

@@ -50,7 +50,7 @@ class Args:
     capture_video: bool = False
     """film the first episode of the final evaluation as RUN_DIR/eval.mp4"""
     save_model: bool = False
-    """save the weights and these arguments as RUN_DIR/model.pt (README: how to load it and act)"""
+    """save the weights and these arguments as RUN_DIR/model.pt (README, Copy a script: how to load it)"""
 
 
 # ==== Environment ============================================================

@@ -4,7 +4,7 @@ measured the way ppo_cartpole.py measures itself. Prints one Markdown row per se
     python benchmarks/sb3_cartpole.py --seeds 1 2 3 4 5
 
 It needs SB3, which the project does not depend on: run it from its own virtual environment
-(README, "CartPole: PPO against SB3-zoo and CleanRL"). Run on a quiet machine: the seconds are wall-clock.
+(docs/cartpole.md, section "SB3-zoo"). Run on a quiet machine: the seconds are wall-clock.
 
 "Solved" as ours: at the end of a rollout, the mean of the last 100 episode returns (SB3's own
 ep_info_buffer, filled by its Monitor wrapper) is at least 475. Seconds count from the start of
