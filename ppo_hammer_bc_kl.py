@@ -3,7 +3,7 @@
 A simulated Sawyer arm (Meta-World `hammer-v3`, MuJoCo) must pick up a hammer
 and drive a nail. The reward here is sparse: 1.0 on the step the nail goes in,
 0 otherwise, and the episode ends there. PPO from scratch would have to find
-it by chance (README: the ablation), so the script works in two phases:
+it by chance (docs/hammer.md, ablation), so the script works in two phases:
 
 1. Behaviour cloning (BC). Meta-World's scripted expert plays a few episodes;
    the actor is trained to maximise the log-likelihood of the expert's actions.
@@ -13,7 +13,7 @@ it by chance (README: the ablation), so the script works in two phases:
    KL divergence KL(pi || pi_ref) to a frozen copy of the BC policy, so the
    policy improves where the reward says so without forgetting the demos.
 
-Four departures from that design, each measured in the README: a guarded
+Four departures from that design, each measured in docs/hammer.md: a guarded
 success, standardised inputs, the exact KL, and a floor on the actor's std for RL.
 
     python ppo_hammer_bc_kl.py --total-steps 1000000   # the whole experiment (--help: every argument)
@@ -21,7 +21,7 @@ success, standardised inputs, the exact KL, and a floor on the actor's std for R
 
 Dimensions in the shape comments:
     T  steps per rollout (args.num_steps)      N  parallel environments (args.num_envs)
-    M  real transitions in a rollout (T * N minus the autoreset rows)
+    M  real transitions in a rollout (T * N minus the autoreset rows)    n  one worker's environments
     B  transitions in a minibatch (args.minibatch_size; the last one may be smaller)
     O  observation size (39 for Meta-World)    A  action size (4: x, y, z hand motion, gripper)
     D  demonstration transitions
@@ -38,6 +38,7 @@ import sys
 import time
 import traceback
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Literal
@@ -59,6 +60,7 @@ except Exception as error:
 SCRIPT = Path(__file__).stem
 LOG_2PI = float(np.log(2 * np.pi))
 OBS_STD_FLOOR = 0.2  # smallest std used to standardise an observation feature (see Standardize)
+CRITIC_THREAD = ThreadPoolExecutor(max_workers=1)  # the critic's half of each update (ppo_update)
 
 
 # ==== Arguments ================================================================
@@ -69,9 +71,9 @@ class Args:
     env_name: str = "hammer-v3"
     """Meta-World task; any MT1 task with a scripted expert runs, the defaults were tuned on hammer-v3"""
     max_episode_steps: int = 120
-    """H, the time limit; the expert needs 60-77 steps, BC's successes 59-81 (README); 100-200"""
+    """H, the time limit; expert: 60-77 steps, BC's successes: 59-81 (docs/hammer.md, decisions); 100-200"""
     guarded_success: bool = True
-    """a success needs Meta-World's own guard too (hammer-v3 only); else PPO pushes the nail by hand"""
+    """hammer-v3 only: a success needs Meta-World's own guard too, else PPO pushes the nail by hand"""
     total_steps: int = 1_000_000
     """environment steps of the RL phase (rounded down to whole rollouts; eval and demos not counted)"""
     num_envs: int = 16
@@ -81,7 +83,7 @@ class Args:
     num_steps: int = 256
     """T, steps per environment in one rollout, which is then reused for several epochs"""
     learning_rate: float = 1e-4
-    """Adam step size of the PPO phase (alpha); with the std floored, 1e-4 beat 3e-5 (README); 3e-5 to 3e-4"""
+    """PPO's Adam step size (alpha); floored std: 1e-4 beat 3e-5 (docs/hammer.md, std floor); 3e-5 to 3e-4"""
     gamma: float = 0.99
     """discount factor (gamma) in (0, 1]; 0.99 looks ~100 steps ahead, about one episode here"""
     gae_lambda: float = 0.95
@@ -92,7 +94,7 @@ class Args:
     """B, transitions per minibatch; at most num_envs * num_steps; 64-1024"""
     optimizer_step: Literal["epoch", "minibatch"] = "minibatch"
     """'minibatch': an Adam step per minibatch (PPO paper, CleanRL); 'epoch': one per epoch on
-    the accumulated gradient (the reference homework's design; learned slower, README)"""
+    the accumulated gradient (the reference homework's design; learned slower: docs/hammer.md, decisions)"""
     clip_coef: float = 0.2
     """epsilon, the clip range of the probability ratio (PPO paper eq. 7); 0.1-0.3"""
     value_coef: float = 0.5
@@ -105,14 +107,14 @@ class Args:
     """clip the global gradient norm to this before each Adam step (not in the paper); 0.5-1"""
     kl_estimator: Literal["analytic", "sampled"] = "analytic"
     """'analytic': the exact KL between the two normals at each state; 'sampled': the reference
-    homework's mean(ratio * (log pi - log pi_ref)), which blew up and wrecked a run (README)"""
+    homework's mean(ratio * (log pi - log pi_ref)): it blew up and wrecked a run (docs/hammer.md, exact KL)"""
     min_std: float = 0.2
     """floor on the actor's std for RL, in the actor and the BC reference alike: BC's own std
-    (~0.02) barely explores and makes every move a huge KL (README); 0.1-0.3"""
+    (~0.02) barely explores and makes every move a huge KL (docs/hammer.md, std floor); 0.1-0.3"""
     hidden_size: int = 256
     """width of the two hidden layers of the actor and of the critic"""
     num_demos: int = 5
-    """successful expert episodes to clone, ~70 transitions each (2 and 5 measured: README); 1-50"""
+    """successful expert episodes to clone, ~70 transitions each (2 and 5: docs/hammer.md, ablation); 1-50"""
     demo_noise: float = 0.1
     """std of noise on the expert's *executed* action (labels stay clean): states off its path; 0-0.3"""
     bc_steps: int = 3000
@@ -140,7 +142,7 @@ class Args:
 # ==== Environment ==============================================================
 class SparseSuccessReward(gym.Wrapper):
     """Reward 1.0 on the step the task succeeds, 0 otherwise; the episode ends there.
-    info["success"] is the nail pushed in, by the bare hand too (PPO finds that: README).
+    info["success"] is the nail pushed in, by the bare hand too (PPO finds that: docs/hammer.md, decisions).
     guarded=True also needs Meta-World's own guard: its shaped reward above 5, the hammer
     held, its head at the nail ("this env's success metric could be hacked easily")."""
 
@@ -165,7 +167,7 @@ def make_env(args: Args, env_seed: int, render: bool = False) -> gym.Env:
                    **(dict(render_mode="rgb_array", camera_name="corner", width=256, height=256)
                       if render else {}))
     env.unwrapped.seed(env_seed)  # reset() ignores its seed argument: seed the env itself
-    return SparseSuccessReward(env, guarded=args.guarded_success)
+    return SparseSuccessReward(env, guarded=args.guarded_success and args.env_name == "hammer-v3")
 
 
 def run_eval_episode(env: gym.Env, actor: nn.Module, placement: int,
@@ -187,99 +189,6 @@ def run_eval_episode(env: gym.Env, actor: nn.Module, placement: int,
             if frames is not None:
                 frames.append(env.render()[::-1])  # the last frame too
             return reward > 0, bool(info["success"]), length
-
-
-def env_worker(conn, env_seeds: list[int], eval_seed: int, args: Args) -> None:
-    """A worker process: holds a batch of envs, steps all of them per message (one pipe round
-    trip per batch, not per env, makes two processes twice as fast as one: README, Speed).
-    Commands: ("reset", None), ("step", actions), ("evaluate", (actor, placements)), ("close", None)."""
-    torch.set_num_threads(1)  # one core per worker
-    # Ctrl-C reaches every process of the group; the main process decides how to stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    envs = [make_env(args, env_seed) for env_seed in env_seeds]
-    eval_env = make_env(args, eval_seed)
-    try:
-        for command, data in iter(conn.recv, ("close", None)):
-            if command == "reset":  # the first command
-                needs_reset = [False] * len(envs)
-                conn.send(np.stack([env.reset()[0] for env in envs]))  # (n, O)
-            elif command == "step":
-                replies = []  # (obs, reward, terminated, truncated) per env
-                for i, env in enumerate(envs):
-                    if needs_reset[i]:
-                        # NEXT_STEP autoreset, as in gymnasium's vector envs: the step
-                        # after an episode end ignores the action and starts a new
-                        # episode (reward 0, not done). It is not a transition.
-                        replies.append((env.reset()[0], 0.0, False, False))
-                    else:
-                        replies.append(env.step(data[i])[:4])
-                    needs_reset[i] = replies[-1][2] or replies[-1][3]
-                conn.send(tuple(np.array(column) for column in zip(*replies)))
-            elif command == "evaluate":
-                actor, placements = data
-                conn.send([run_eval_episode(eval_env, actor, index) for index in placements])
-    except Exception:
-        conn.send(("error", traceback.format_exc()))
-    finally:
-        for env in [*envs, eval_env]:
-            env.close()
-
-
-class ParallelEnvs:
-    """N environments split over worker processes, with gymnasium's NEXT_STEP autoreset:
-    step(actions (N, A)) -> obs (N, O), rewards (N,), terminated (N,), truncated (N,).
-    A context manager, so the workers are closed even after an error."""
-
-    def __init__(self, args: Args, num_envs: int):
-        # One distinct seed per env (and per worker's eval env), all derived from args.seed.
-        num_workers = min(args.num_workers, num_envs)
-        env_seeds = np.random.SeedSequence(args.seed).generate_state(num_envs + num_workers).tolist()
-        self.splits = np.array_split(np.arange(num_envs), num_workers)  # env indices per worker
-        context = mp.get_context("spawn")  # clean interpreters: safe with PyTorch's threads, any OS
-        self.conns, self.processes = [], []
-        for w, env_indices in enumerate(self.splits):
-            parent_conn, child_conn = context.Pipe()
-            worker_seeds = ([env_seeds[i] for i in env_indices], env_seeds[num_envs + w])
-            self.processes.append(context.Process(target=env_worker, daemon=True,  # dies with us
-                                                  args=(child_conn, *worker_seeds, args)))
-            self.processes[-1].start()
-            child_conn.close()  # only the worker holds its end: if it dies, recv() fails, not hangs
-            self.conns.append(parent_conn)
-
-    def _ask(self, messages: list) -> list:
-        for conn, message in zip(self.conns, messages):  # all workers at once...
-            conn.send(message)
-        replies = [conn.recv() for conn in self.conns]  # ...then we collect
-        for reply in replies:
-            if isinstance(reply, tuple) and len(reply) == 2 and isinstance(reply[0], str):
-                raise RuntimeError(f"an environment worker failed:\n{reply[1]}")  # ("error", traceback)
-        return replies
-
-    def reset(self) -> np.ndarray:
-        return np.concatenate(self._ask([("reset", None)] * len(self.conns)))  # (N, O)
-
-    def step(self, actions: np.ndarray):
-        replies = self._ask([("step", actions[env_indices]) for env_indices in self.splits])
-        return tuple(np.concatenate(parts) for parts in zip(*replies))
-
-    def evaluate(self, actor: nn.Module, num_episodes: int) -> tuple[float, float, float]:
-        """Mean-action episodes from placements 0..num_episodes-1, spread over the workers.
-        Returns (success rate, rate of nails driven in by any means, mean episode length)."""
-        workers = len(self.conns)  # each worker gets a pickled copy of the actor
-        replies = self._ask([("evaluate", (actor, list(range(w, num_episodes, workers))))
-                             for w in range(workers)])
-        return tuple(float(np.mean(column)) for column in zip(*sum(replies, [])))
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        for conn, process in zip(self.conns, self.processes):
-            with contextlib.suppress(OSError):  # the worker may already be gone
-                conn.send(("close", None))
-            process.join(timeout=5)
-            if process.is_alive():
-                process.terminate()
 
 
 # ==== Demonstrations ===========================================================
@@ -344,8 +253,8 @@ class TruncatedNormal:
     def __init__(self, mean: torch.Tensor, std: torch.Tensor, low: float = -1.0, high: float = 1.0):
         self.mean, self.std, self.low, self.high = mean, std, low, high  # (..., A) each
 
-    def sample(self) -> torch.Tensor:
-        x = self.mean + self.std * torch.randn_like(self.mean)  # (..., A), reparameterised
+    def sample(self, noise: torch.Tensor | None = None) -> torch.Tensor:  # noise: N(0, 1) draws (..., A)
+        x = self.mean + self.std * (torch.randn_like(self.mean) if noise is None else noise)  # (..., A)
         clamped = x.clamp(self.low, self.high)
         return x + (clamped - x).detach()  # value of the clamp, gradient of the identity
 
@@ -361,7 +270,7 @@ class TruncatedNormal:
 
 class Standardize(nn.Module):
     """(obs - mean) / std with the demos' statistics, saved with the weights, never trained. Not in
-    the paper: raw coordinates barely resolve the 50 placements (BC 2-42% raw, 50-72%: README).
+    the paper: raw coordinates barely resolve 50 placements (BC 2-42% raw, 50-72%: docs/hammer.md, decisions).
     The std is floored at OBS_STD_FLOOR: features the demos hold constant, like the goal, would
     blow up wherever RL goes (floor 0.01: BC 16-58%)."""
 
@@ -427,8 +336,7 @@ def compute_gae(rewards: torch.Tensor, values: torch.Tensor, terminated: torch.T
     advantages = torch.zeros_like(rewards)  # (T, N)
     next_advantage = torch.zeros_like(rewards[0])  # (N,) A_{t+1}
     for t in reversed(range(rewards.shape[0])):
-        # Termination is a real end: no value after it. Truncation only cuts the
-        # episode: keep gamma * V(final obs).
+        # Termination is a real end, no value after it; truncation only cuts it: keep gamma * V(final obs).
         next_value = torch.where(terminated[t], 0.0, values[t + 1])  # (N,)
         delta = rewards[t] + gamma * next_value - values[t]  # GAE paper eq. 10: TD error
         # No advantage flows across an episode boundary (termination or truncation).
@@ -512,6 +420,36 @@ def behaviour_cloning(actor: Actor, demos: dict[str, np.ndarray], args: Args,
         return bc_loss(actor(demo_obs), demo_actions).item()
 
 
+def collect_rollout(envs: list[gym.Env], actor: Actor, noise: torch.Tensor,
+                    state: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+    """T steps of a worker's n envs with the policy and gymnasium's NEXT_STEP autoreset. noise (T, n, A):
+    the N(0, 1) draws to sample with; state: next_obs (n, O), next_is_reset (n,), kept across rollouts.
+    Returns obs, actions (T, n, O/A) and log_probs, rewards, terminated, truncated, valid (T, n)."""
+    (T, n, A), O = noise.shape, state["next_obs"].shape[1]
+    obs, actions = torch.zeros(T, n, O), torch.zeros(T, n, A)  # (T, n, O), (T, n, A)
+    log_probs, rewards = torch.zeros(T, n), torch.zeros(T, n)  # (T, n) each; log pi_old(a|s) as it acts
+    terminated = torch.zeros(T, n, dtype=torch.bool)  # (T, n) the episode really ended (success)
+    truncated = torch.zeros(T, n, dtype=torch.bool)  # (T, n) cut by the time limit
+    valid = torch.zeros(T, n, dtype=torch.bool)  # (T, n) False on autoreset rows
+    for t in range(T):
+        obs[t] = state["next_obs"]
+        valid[t] = ~state["next_is_reset"]  # the row after an episode end is not a transition
+        with torch.no_grad():
+            dist = actor(obs[t])
+            actions[t] = dist.sample(noise[t])  # (n, A), in [-1, 1]
+            log_probs[t] = dist.log_prob(actions[t])
+        for i, env in enumerate(envs):
+            if state["next_is_reset"][i]:
+                # NEXT_STEP autoreset, as in gymnasium's vector envs: the step after an episode end
+                # ignores the action and starts a new episode (reward 0, not done). Not a transition.
+                obs_i, rewards[t, i] = env.reset()[0], 0.0
+            else:
+                obs_i, rewards[t, i], terminated[t, i], truncated[t, i], _ = env.step(actions[t, i].numpy())
+            state["next_obs"][i] = torch.as_tensor(obs_i, dtype=torch.float32)
+        state["next_is_reset"] = terminated[t] | truncated[t]
+    return obs, actions, log_probs, rewards, terminated, truncated, valid
+
+
 def make_reference_policy(actor: Actor) -> Actor:
     """pi_ref: a frozen copy of the actor (right after BC): no gradients, never updated."""
     return copy.deepcopy(actor).requires_grad_(False).eval()
@@ -524,7 +462,8 @@ def ppo_update(actor: Actor, critic: Critic, ref_actor: Actor, optimizer: torch.
     with torch.no_grad():
         ref_dist = ref_actor(batch["obs"])  # mean, std (M, A)
         ref_log_probs = ref_dist.log_prob(batch["actions"])  # (M,) log pi_ref(a|s)
-    parameters = [*actor.parameters(), *critic.parameters()]
+    actor_parameters, critic_parameters = list(actor.parameters()), list(critic.parameters())
+    parameters = [*actor_parameters, *critic_parameters]
     M, per_epoch = len(batch["obs"]), args.optimizer_step == "epoch"
     logged: dict[str, float] = {}
     optimizer.zero_grad()
@@ -532,19 +471,25 @@ def ppo_update(actor: Actor, critic: Critic, ref_actor: Actor, optimizer: torch.
         permutation = torch.randperm(M)  # (M,)
         for start in range(0, M, args.minibatch_size):
             mb = permutation[start:start + args.minibatch_size]  # (B,)
+            # Actor and critic share no parameter: a second thread runs the critic's passes while this one
+            # runs the actor's, the same numbers as one thread (retain_graph: both cross the graph's top).
+            values = CRITIC_THREAD.submit(critic, batch["obs"][mb])  # (B,), when .result()
             dist = actor(batch["obs"][mb])
             exact_kl = None  # the sampled estimate, inside ppo_kl_loss
             if args.kl_estimator == "analytic":  # (B,) KL(pi_new(.|s) || pi_ref(.|s)), closed form
                 exact_kl = gaussian_kl(dist, TruncatedNormal(ref_dist.mean[mb], ref_dist.std[mb]))
             loss, parts = ppo_kl_loss(
                 dist.log_prob(batch["actions"][mb]), batch["log_probs"][mb], ref_log_probs[mb],
-                batch["advantages"][mb], critic(batch["obs"][mb]), batch["returns"][mb], dist.entropy(),
+                batch["advantages"][mb], values.result(), batch["returns"][mb], dist.entropy(),
                 clip_coef=args.clip_coef, value_coef=args.value_coef, entropy_coef=args.entropy_coef,
                 reverse_kl_coef=args.reverse_kl_coef, exact_kl=exact_kl)
             check_finite(step, loss=loss)
             # Per epoch, each minibatch's loss is scaled by its share of the rollout: the gradient
             # accumulated over the epoch is that of the mean loss over the rollout.
-            (loss * len(mb) / M if per_epoch else loss).backward()
+            loss = loss * len(mb) / M if per_epoch else loss
+            critic_backward = CRITIC_THREAD.submit(loss.backward, inputs=critic_parameters, retain_graph=True)
+            loss.backward(inputs=actor_parameters, retain_graph=True)
+            critic_backward.result()
             if not per_epoch or start + args.minibatch_size >= M:  # each minibatch, or the epoch's last
                 grad_norm = nn.utils.clip_grad_norm_(parameters, args.max_grad_norm)  # before clipping
                 check_finite(step, gradient_norm=grad_norm)
@@ -575,6 +520,7 @@ def train(args: Args) -> dict:
     torch.manual_seed(args.seed)
     torch.set_num_threads(1)  # the networks are small: one thread is fastest, the workers get the rest
     start_time = time.time()
+    envs = ParallelEnvs(args, args.num_envs)  # started first: the workers load while BC trains
 
     # ---- Phase 1: behaviour cloning on the scripted expert's demos.
     demos = load_or_generate_demos(args)
@@ -592,17 +538,8 @@ def train(args: Args) -> dict:
     nets = {"actor": actor, "critic": critic, "reference": ref_actor}  # what a checkpoint saves
 
     # ---- Phase 2: PPO with the reverse-KL penalty toward ref_actor.
-    optimizer = torch.optim.Adam([*actor.parameters(), *critic.parameters()],
-                                 lr=args.learning_rate, eps=1e-5)
-    # Rollout storage, reused every iteration.
-    obs = torch.zeros(T, N, O)  # (T, N, O)
-    actions = torch.zeros(T, N, A)  # (T, N, A)
-    log_probs = torch.zeros(T, N)  # (T, N) log pi_old(a|s), recorded while acting
-    rewards = torch.zeros(T, N)  # (T, N)
-    terminated = torch.zeros(T, N, dtype=torch.bool)  # (T, N) the episode really ended (nail in)
-    truncated = torch.zeros(T, N, dtype=torch.bool)  # (T, N) cut by the time limit
-    valid = torch.zeros(T, N, dtype=torch.bool)  # (T, N) False on autoreset rows
-
+    optimizer = torch.optim.Adam([*actor.parameters(), *critic.parameters()], lr=args.learning_rate,
+                                 eps=1e-5, foreach=True)  # foreach: the same numbers, a faster step
     num_iterations = args.total_steps // (T * N)
     rl_steps = num_iterations * T * N
     eval_history: list[tuple[int, float, float]] = []  # (step, success, mean length)
@@ -633,31 +570,19 @@ def train(args: Args) -> dict:
               f"({time.time() - eval_start:.1f} s)" + (" <- the BC policy" if global_step == 0 else ""))
 
     try:
-        with ParallelEnvs(args, N) as envs, StopRequest() as stop:
+        with envs, StopRequest() as stop:
             if checkpoint is None:
                 evaluate()  # step 0: the BC policy, before any RL
-            next_obs = torch.as_tensor(envs.reset(), dtype=torch.float32)  # (N, O)
-            next_is_reset = torch.zeros(N, dtype=torch.bool)  # (N,) next step is an autoreset row
             rl_start, start_step = time.time(), global_step
 
             for iteration in range(start_iteration + 1, num_iterations + 1):
-                # ---- Collect a rollout of T steps in each of the N envs.
+                # ---- Collect a rollout of T steps in each of the N envs (collect_rollout, in the workers).
                 iteration_start = time.time()
-                ended_successes = []  # with the sparse reward, the return is the success
-                for t in range(T):
-                    obs[t] = next_obs
-                    valid[t] = ~next_is_reset  # the row after an episode end is not a transition
-                    with torch.no_grad():
-                        dist = actor(next_obs)
-                        actions[t] = dist.sample()  # (N, A), in [-1, 1]
-                        log_probs[t] = dist.log_prob(actions[t])
-                    next_obs_np, reward, term, trunc = envs.step(actions[t].numpy())
-                    next_obs = torch.as_tensor(next_obs_np, dtype=torch.float32)
-                    rewards[t] = torch.as_tensor(reward, dtype=torch.float32)
-                    terminated[t], truncated[t] = torch.as_tensor(term), torch.as_tensor(trunc)
-                    next_is_reset = terminated[t] | truncated[t]
-                    global_step += N
-                    ended_successes += (reward[next_is_reset.numpy()] > 0).tolist()
+                noise = torch.randn(T, N, A)  # (T, N, A) drawn here, not in the workers: one seed, one curve
+                obs, actions, log_probs, rewards, terminated, truncated, valid, next_obs = envs.rollout(
+                    actor, noise)  # (T, N, ...) each, as named in collect_rollout; next_obs (N, O)
+                ended_successes = (rewards[terminated | truncated] > 0).tolist()  # the return is the success
+                global_step += T * N
                 rollout_seconds = time.time() - iteration_start
 
                 # ---- Advantages (GAE) on the whole rollout, then keep the real transitions.
@@ -666,8 +591,7 @@ def train(args: Args) -> dict:
                 advantages, returns = compute_gae(rewards, values, terminated, truncated, valid,
                                                   args.gamma, args.gae_lambda)  # (T, N) each
                 b_advantages = advantages[valid]  # (M,)
-                # Normalised over the whole rollout (not in the paper; keeps the step
-                # size independent of how rare the reward is).
+                # Normalised over the rollout (not in the paper): the step size ignores how rare reward is.
                 b_advantages = (b_advantages - b_advantages.mean()) / (b_advantages.std() + 1e-8)
                 batch = {"obs": obs[valid], "actions": actions[valid],  # (M, O), (M, A)
                          "log_probs": log_probs[valid], "advantages": b_advantages,  # (M,), (M,)
@@ -736,7 +660,85 @@ def train(args: Args) -> dict:
     return summary
 
 
-# ==== Plumbing: argument checks, checkpoints, evaluation from a file, video, signals ====
+# ==== Plumbing: env workers, argument checks, checkpoints, eval from a file, video, signals ====
+def env_worker(conn, env_seeds: list[int], eval_seed: int, args: Args) -> None:
+    """A worker process: holds a batch of envs and runs whole rollouts of them (collect_rollout), so
+    the main process and the pipe are not in every step (docs/hammer.md, Speed). Commands:
+    ("rollout", (actor, noise)), ("evaluate", (actor, placements)), ("close", None)."""
+    torch.set_num_threads(1)  # one core per worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the main process decides
+    envs = [make_env(args, env_seed) for env_seed in env_seeds]
+    eval_env = make_env(args, eval_seed)
+    try:
+        state = {"next_obs": torch.as_tensor(np.stack([env.reset()[0] for env in envs]), dtype=torch.float32),
+                 "next_is_reset": torch.zeros(len(envs), dtype=torch.bool)}  # (n, O), (n,)
+        for command, data in iter(conn.recv, ("close", None)):
+            if command == "rollout":  # data: (actor, noise)
+                conn.send((collect_rollout(envs, *data, state), state["next_obs"]))
+            elif command == "evaluate":
+                actor, placements = data
+                conn.send([run_eval_episode(eval_env, actor, index) for index in placements])
+    except Exception:
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        for env in [*envs, eval_env]:
+            env.close()
+
+
+class ParallelEnvs:
+    """N environments split over worker processes that step them (collect_rollout) and evaluate.
+    A context manager, so the workers are closed even after an error."""
+
+    def __init__(self, args: Args, num_envs: int):
+        # One distinct seed per env (and per worker's eval env), all derived from args.seed.
+        num_workers = min(args.num_workers, num_envs)
+        env_seeds = np.random.SeedSequence(args.seed).generate_state(num_envs + num_workers).tolist()
+        self.rows = [slice(int(r[0]), int(r[-1]) + 1)  # each worker's envs
+                     for r in np.array_split(range(num_envs), num_workers)]
+        context = mp.get_context("spawn")  # clean interpreters: safe with PyTorch's threads, any OS
+        self.conns, self.processes = [], []
+        for w, rows in enumerate(self.rows):
+            parent_conn, child_conn = context.Pipe()
+            self.processes.append(context.Process(target=env_worker, daemon=True, args=(  # daemon: dies too
+                child_conn, env_seeds[rows], env_seeds[num_envs + w], args)))
+            self.processes[-1].start()
+            child_conn.close()  # only the worker holds its end: if it dies, recv() fails, not hangs
+            self.conns.append(parent_conn)
+
+    def _ask(self, messages: list) -> list:
+        for conn, message in zip(self.conns, messages):  # all workers at once...
+            conn.send(message)
+        replies = [conn.recv() for conn in self.conns]  # ...then we collect
+        for reply in replies:
+            if isinstance(reply, tuple) and len(reply) == 2 and isinstance(reply[0], str):
+                raise RuntimeError(f"an environment worker failed:\n{reply[1]}")  # ("error", traceback)
+        return replies
+
+    def rollout(self, actor: nn.Module, noise: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """collect_rollout in every worker at once, each on its envs and its columns of noise (T, N, A).
+        Returns its tensors joined into (T, N, ...) each, then next_obs (N, O)."""
+        replies = self._ask([("rollout", (actor, noise[:, rows])) for rows in self.rows])
+        return (*(torch.cat(parts, dim=1) for parts in zip(*(rollout for rollout, _ in replies))),
+                torch.cat([next_obs for _, next_obs in replies]))
+
+    def evaluate(self, actor: nn.Module, num_episodes: int) -> tuple[float, float, float]:
+        """Mean-action episodes from placements 0..num_episodes-1, spread over the workers.
+        Returns (success rate, rate of nails driven in by any means, mean episode length)."""
+        w = len(self.conns)  # each worker gets a pickled copy of the actor, and every w-th placement
+        replies = self._ask([("evaluate", (actor, list(range(i, num_episodes, w)))) for i in range(w)])
+        return tuple(float(np.mean(column)) for column in zip(*sum(replies, [])))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        for conn, process in zip(self.conns, self.processes):
+            with contextlib.suppress(OSError):  # the worker may already be gone
+                conn.send(("close", None))
+            process.join(timeout=5)
+            process.terminate()  # if it has not exited by then (a no-op if it has)
+
+
 def validate(args: Args) -> None:
     """Stop at once, naming the argument, before anything is built or written."""
     rollout, run_dir = args.num_envs * args.num_steps, Path(args.run_dir or "")
@@ -763,8 +765,6 @@ def validate(args: Args) -> None:
                                          f"the rollout, --num-envs x --num-steps = {rollout}"),
         (args.env_name in ENV_POLICY_MAP, f"--env-name {args.env_name!r} is not a Meta-World task with "
                                           f"a scripted expert; one of: {', '.join(sorted(ENV_POLICY_MAP))}"),
-        (not args.guarded_success or args.env_name == "hammer-v3", f"--guarded-success uses a guard "
-         f"only hammer-v3 has (got --env-name {args.env_name}); add --no-guarded-success"),
         (not args.eval_only or args.resume is not None, "--eval-only needs --resume PATH"),
         (args.resume is not None or args.run_dir is None or not (  # a run never overwrites another
             (run_dir / "checkpoint.pt").exists() or any(run_dir.glob("events.out.tfevents.*"))),

@@ -478,15 +478,17 @@ def test_pushing_the_nail_by_hand_pays_only_without_the_guard(guarded):
 
 def test_parallel_envs_autoreset_like_gymnasium():
     with hammer.ParallelEnvs(hammer.Args(seed=1, max_episode_steps=5, num_workers=2), num_envs=4) as envs:
-        first = envs.reset()  # (4, 39)
-        assert first.shape == (4, 39)
-        assert len({tuple(row[4:7].round(4)) for row in first}) > 1  # distinct env seeds
-        for _ in range(5):
-            obs, rewards, terminated, truncated = envs.step(np.zeros((4, 4)))
-        assert truncated.all() and not terminated.any()  # the time limit, on the 5th step
-        obs, rewards, terminated, truncated = envs.step(np.ones((4, 4)))  # the autoreset row
-        assert not truncated.any() and not terminated.any() and (rewards == 0).all()
-        np.testing.assert_allclose(obs[:, :3], first[:, :3], atol=1e-3)  # the hand is back at start
+        obs, actions, _, rewards, terminated, truncated, valid, next_obs = envs.rollout(
+            hammer.Actor(39, 4, 16), torch.zeros(6, 4, 4))  # 6 steps of 4 envs, the mean action
+        assert obs.shape == (6, 4, 39) and actions.shape == (6, 4, 4) and next_obs.shape == (4, 39)
+        first = obs[0]  # (4, 39) the first observation of each env
+        assert len({tuple(row[4:7].round(decimals=4).tolist()) for row in first}) > 1  # distinct env seeds
+        assert truncated[4].all() and not terminated.any() and not truncated[:4].any()  # the 5th step
+        # The 6th step is the autoreset row: not a transition, reward 0, not done; it stores the
+        # final observation, and what it returns is the first observation of a new episode.
+        assert valid[:5].all() and not valid[5].any() and (rewards[5] == 0).all() and not truncated[5].any()
+        assert not torch.allclose(obs[5, :, :3], first[:, :3], atol=1e-3)  # the hand had moved
+        torch.testing.assert_close(next_obs[:, :3], first[:, :3], atol=1e-3, rtol=0)  # and is back at start
         success, nail_driven, length = envs.evaluate(hammer.Actor(39, 4, 16), num_episodes=2)
         assert success == 0.0 and length == 5.0
 
@@ -596,7 +598,6 @@ def test_bad_arguments_on_the_command_line(argv, flag, tmp_path):
     (["--demo-noise", "-0.1"], "--demo-noise"),
     (["--max-episode-steps", "600"], "--max-episode-steps"),
     (["--num-workers", "32"], "--num-workers"),
-    (["--env-name", "reach-v3"], "--guarded-success"),
 ])
 def test_bad_arguments_are_named(argv, flag):
     args = tyro.cli(hammer.Args, args=argv)
