@@ -686,8 +686,7 @@ def env_worker(conn, env_seeds: list[int], eval_seed: int, args: Args) -> None:
 
 
 class ParallelEnvs:
-    """N environments split over worker processes that step them (collect_rollout) and evaluate.
-    A context manager, so the workers are closed even after an error."""
+    """N envs in worker processes that step (collect_rollout) and evaluate; a context manager."""
 
     def __init__(self, args: Args, num_envs: int):
         # One distinct seed per env (and per worker's eval env), all derived from args.seed.
@@ -887,6 +886,7 @@ def write_eval_curve(run_path: Path, eval_history: list[tuple[int, float, float]
 
 # ==== Main =====================================================================
 if __name__ == "__main__":
+    sys.stdout.reconfigure(line_buffering=True)  # progress reaches a pipe (| tee) line by line
     args = tyro.cli(Args)
     try:
         validate(args)
