@@ -1,7 +1,8 @@
 """Each loss pinned to the course notebook's known numbers.
 
 The fixture and the expected values (-0.2369, 0.0618, 0.9314) come from the
-course notebook this progression is based on, not from running these scripts.
+course notebook this progression is based on, not from running these scripts;
+the other numbers are worked by hand in the comments beside them.
 """
 
 import pytest
@@ -89,3 +90,39 @@ def test_ppo_clipping_by_hand():
     # value loss = (1 + 4) / 4 = 1.25; total = 0.15 + 0.5 * 1.25 - 0.1 * 1 = 0.675
     assert parts2["value_loss"].item() == pytest.approx(1.25)
     assert total2.item() == pytest.approx(0.675, abs=1e-6)
+
+
+def test_ppo_approx_kl_by_hand():
+    # What --target-kl compares: Schulman's k3 estimate of KL(old || new), mean((r - 1) - log r),
+    # and the naive one, mean(-log r), with r = pi_new(a|s) / pi_old(a|s).
+    # pi_old = 0.25, 0.5 and pi_new = 0.5, 0.25: r = 2, 0.5, log r = ln 2, -ln 2
+    #   k3 = ((2 - 1 - ln 2) + (0.5 - 1 + ln 2)) / 2 = (1 - 0.5) / 2 = 0.25;  naive = (-ln 2 + ln 2) / 2 = 0
+    old = torch.tensor([0.25, 0.5]).log()
+    new = torch.tensor([0.5, 0.25]).log()
+    zeros = torch.zeros(2)
+    _, parts = ppo_cartpole.ppo_loss(new, old, zeros, zeros, zeros, zeros, clip_coef=0.2, vf_coef=1.0,
+                                     ent_coef=0.0)
+    assert parts["approx_kl"].item() == pytest.approx(0.25, abs=1e-6)
+    assert parts["old_approx_kl"].item() == pytest.approx(0.0, abs=1e-6)
+    # log r = 1, 0 (r = e, 1): k3 = ((e - 1 - 1) + (1 - 1 - 0)) / 2 = (e - 2) / 2 = 0.359141;
+    # naive = (-1 - 0) / 2 = -0.5 (it can go negative; k3 cannot)
+    _, parts = ppo_cartpole.ppo_loss(torch.tensor([1.0, 0.0]), zeros, zeros, zeros, zeros, zeros,
+                                     clip_coef=0.2, vf_coef=1.0, ent_coef=0.0)
+    assert parts["approx_kl"].item() == pytest.approx(0.359141, abs=1e-6)
+    assert parts["old_approx_kl"].item() == pytest.approx(-0.5, abs=1e-6)
+
+
+def test_ppo_value_clipping_by_hand():
+    # --clip-vloss with eps = 0.2, rollout-time V_old = 0, return R = 1 for three samples;
+    # V_clip = V_old + clip(V - V_old, -0.2, 0.2), and the loss keeps the worse (max) of the two errors:
+    #   V = 1:   (V - R)^2 = 0,    V_clip = 0.2:  (0.2 - 1)^2 = 0.64    max 0.64  (min would be 0)
+    #   V = 0.1: (V - R)^2 = 0.81, V_clip = 0.1:  0.81                  max 0.81
+    #   V = -1:  (V - R)^2 = 4,    V_clip = -0.2: (-0.2 - 1)^2 = 1.44   max 4     (min would be 1.44)
+    # value loss = (0.64 + 0.81 + 4) / 3 = 1.816667 (with min: 0.75; unclipped: 4.81 / 3 = 1.603333)
+    values, returns, zeros = torch.tensor([1.0, 0.1, -1.0]), torch.ones(3), torch.zeros(3)
+    _, clipped = ppo_cartpole.ppo_loss(zeros, zeros, zeros, values, returns, zeros, clip_coef=0.2,
+                                       vf_coef=1.0, ent_coef=0.0, old_values=zeros)
+    assert clipped["value_loss"].item() == pytest.approx(1.816667, abs=1e-6)
+    _, unclipped = ppo_cartpole.ppo_loss(zeros, zeros, zeros, values, returns, zeros, clip_coef=0.2,
+                                         vf_coef=1.0, ent_coef=0.0)
+    assert unclipped["value_loss"].item() == pytest.approx(1.603333, abs=1e-6)
