@@ -2,6 +2,7 @@
 weights-only and acts, the video of the final evaluation, and a clear stop on
 non-finite numbers."""
 
+import json
 import subprocess
 import sys
 
@@ -22,18 +23,45 @@ def small_args(module, tmp_path, **overrides):
     return module.Args(**{**settings, **overrides})
 
 
+def keep_networks(module, monkeypatch) -> dict:
+    """{class name: the first network of that class train() builds}, kept as the run leaves it."""
+    kept = {}
+    for name in ("Policy", "Value"):
+        if hasattr(module, name):
+            original = getattr(module, name)
+
+            class Kept(original):
+                def __init__(self, *sizes, _name=name):
+                    super().__init__(*sizes)
+                    kept.setdefault(_name, self)  # the first: the one that trained
+
+            monkeypatch.setattr(module, name, Kept)
+    return kept
+
+
 @pytest.mark.parametrize("module", MODULES, ids=IDS)
-def test_saved_model_loads_weights_only_and_acts(module, tmp_path):
+def test_saved_model_loads_weights_only_and_acts(module, tmp_path, monkeypatch):
+    Policy, Value = module.Policy, getattr(module, "Value", None)
+    trained = keep_networks(module, monkeypatch)
     module.train(small_args(module, tmp_path, save_model=True, hidden_size=16))
     saved = torch.load(tmp_path / "run" / "model.pt", weights_only=True)  # no pickled code: plain types only
     assert saved["args"]["hidden_size"] == 16 and saved["args"]["env_id"] == "CartPole-v1"
     # the README's recipe: rebuild the network from the saved arguments, load, act
-    policy = module.Policy(4, 2, saved["args"]["hidden_size"])
+    policy = Policy(4, 2, saved["args"]["hidden_size"])
     policy.load_state_dict(saved["policy"])  # strict: every weight present, every shape right
+    observations = 0.5 * torch.randn(100, 4, generator=torch.Generator().manual_seed(0))  # (100, O)
     with torch.no_grad():
-        logits = policy.net(torch.tensor([[0.0, 0.0, 0.2, 0.0], [0.0, 0.0, -0.2, 0.0]]))
-    assert not torch.equal(logits, module.Policy(4, 2, 16).net(torch.zeros(2, 4)))  # trained, not fresh
-    assert policy(torch.zeros(4)).probs.argmax().item() in (0, 1)
+        # it acts exactly as the run's policy did when it was saved: the same logits, the same actions
+        assert torch.equal(policy.net(observations), trained["Policy"].net(observations))
+        assert torch.equal(policy(observations).probs.argmax(-1),
+                           trained["Policy"](observations).probs.argmax(-1))
+        torch.manual_seed(5)  # the run's seed: the first network drawn after it is the run's initial policy
+        initial = Policy(4, 2, 16)
+        assert not torch.equal(policy.net(observations), initial.net(observations))  # trained, not initial
+        if Value is not None:  # and the critic is the run's
+            value = Value(4, 16)
+            value.load_state_dict(saved["value"])
+            assert torch.equal(value(observations), trained["Value"](observations))
 
 
 def test_saved_model_recipe_runs_from_another_folder(tmp_path):
@@ -46,19 +74,30 @@ def test_saved_model_recipe_runs_from_another_folder(tmp_path):
                            cwd=folder, capture_output=True, text=True, timeout=300)
     assert train.returncode == 0, train.stderr
     recipe = (
-        "import gymnasium as gym, torch\n"
+        "import gymnasium as gym, json, torch\n"
         "from ppo_cartpole import Policy\n"
         "saved = torch.load('out/model.pt', weights_only=True)\n"
         "env = gym.make(saved['args']['env_id'])\n"
         "policy = Policy(env.observation_space.shape[0], env.action_space.n, saved['args']['hidden_size'])\n"
         "policy.load_state_dict(saved['policy'])\n"
         "obs, _ = env.reset(seed=0)\n"
-        "print(policy(torch.as_tensor(obs)).probs.argmax().item())\n"
+        "action = policy(torch.as_tensor(obs)).probs.argmax().item()\n"
+        "print(json.dumps({'obs': obs.tolist(), 'logits': policy.net(torch.as_tensor(obs)).tolist(),"
+        " 'action': action}))\n"
     )
     act = subprocess.run([sys.executable, "-c", recipe], cwd=folder, capture_output=True, text=True,
                          timeout=120)
     assert act.returncode == 0, act.stderr
-    assert act.stdout.strip() in ("0", "1")
+    acted = json.loads(act.stdout)
+    # The saved weights applied by hand, in float64: logits = W2 relu(W1 obs + b1) + b2; the recipe's
+    # policy must be that network, and act on its largest logit
+    saved = {name: weight.double() for name, weight in
+             torch.load(folder / "out" / "model.pt", weights_only=True)["policy"].items()}
+    obs = torch.tensor(acted["obs"], dtype=torch.float64)
+    hidden = (saved["net.0.weight"] @ obs + saved["net.0.bias"]).clamp(min=0)
+    logits = saved["net.2.weight"] @ hidden + saved["net.2.bias"]  # (A,)
+    assert acted["logits"] == pytest.approx(logits.tolist(), rel=1e-5, abs=1e-6)
+    assert acted["action"] == logits.argmax().item()
 
 
 def test_capture_video_films_the_evaluation(tmp_path):
