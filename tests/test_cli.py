@@ -69,11 +69,37 @@ def test_same_seed_same_numbers(module, tmp_path):
     assert runs[2]["losses/policy_loss"] != runs[0]["losses/policy_loss"]
 
 
+def evaluate_by_hand(policy, seed: int) -> float:
+    """The final evaluation written again, as the README describes it (20 episodes, the most likely
+    action) and seeded as evaluate() documents (seed + 10,000 + episode): the mean of the returns."""
+    env = gym.make("CartPole-v1")
+    returns = []
+    for episode in range(20):
+        observation, _ = env.reset(seed=seed + 10_000 + episode)
+        returns.append(0.0)
+        done = False
+        while not done:
+            with torch.no_grad():
+                action = int(policy.net(torch.as_tensor(observation)).argmax())
+            observation, reward, terminated, truncated, _ = env.step(action)
+            returns[-1] += float(reward)
+            done = terminated or truncated
+    return float(np.mean(returns))
+
+
 @pytest.mark.parametrize("module", MODULES, ids=IDS)
 def test_summary_json(module, tmp_path, monkeypatch):
     # A "solved" level that an untrained policy reaches (CartPole's own is 475; random play averages
     # ~22), so steps_to_solve is set; every figure is checked against the TensorBoard file, read back.
     monkeypatch.setattr(gym.spec("CartPole-v1"), "reward_threshold", 15.0)
+    policies = []  # the policy train() builds, kept to evaluate it again once the run is over
+
+    class KeptPolicy(module.Policy):
+        def __init__(self, *sizes):
+            super().__init__(*sizes)
+            policies.append(self)
+
+    monkeypatch.setattr(module, "Policy", KeptPolicy)
     summary = module.train(module.Args(num_envs=32, num_steps=32, total_steps=8192, run_dir=str(tmp_path)))
     assert json.loads((tmp_path / "summary.json").read_text()) == summary
     assert summary["script"] == module.__name__ and summary["seed"] == 1 and summary["total_steps"] == 8192
@@ -95,7 +121,7 @@ def test_summary_json(module, tmp_path, monkeypatch):
     lowest = min(np.mean(last_100[step]) for step, _ in rollout_ends if step >= solved[0][0])
     assert summary["lowest_after_solve"] == pytest.approx(lowest)
     assert summary["steps_per_second"] == pytest.approx(rollout_ends[-1][1], rel=1e-6)
-    assert 8 <= summary["eval_mean_return"] <= 500
+    assert summary["eval_mean_return"] == evaluate_by_hand(policies[0], seed=1)
 
 
 BAD_ARGS = [
@@ -162,8 +188,13 @@ def test_ppo_runs_acrobot_with_its_sizes(tmp_path):
     result = run_script("ppo_cartpole.py", "--env-id", "Acrobot-v1", "--num-envs", "2", "--num-steps", "64",
                         "--total-steps", "2048", "--run-dir", str(tmp_path / "a"), "--save-model")
     assert result.returncode == 0, result.stderr
-    returns = [value for _, value in read_scalars(tmp_path / "a")["charts/episodic_return"]]
-    assert len(returns) >= 4 and all(-500 <= r <= 0 for r in returns)  # Acrobot pays -1 a step
+    scalars = read_scalars(tmp_path / "a")
+    returns, lengths = scalars["charts/episodic_return"], scalars["charts/episodic_length"]
+    assert len(returns) >= 4 and [step for step, _ in returns] == [step for step, _ in lengths]
+    # Acrobot pays -1 a step, 0 on the step that reaches the goal: an episode that reached it in l
+    # steps returns -(l - 1); one cut at 500 steps returns -500 (-499 if the goal came on step 500)
+    for (_, episode_return), (_, length) in zip(returns, lengths):
+        assert episode_return in ((-500, -499) if length == 500 else (-(length - 1),))
     saved = torch.load(tmp_path / "a" / "model.pt", weights_only=True)
     assert saved["args"]["env_id"] == "Acrobot-v1"
     assert saved["policy"]["net.0.weight"].shape == (128, 6)  # sizes come from the env
