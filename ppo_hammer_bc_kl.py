@@ -67,7 +67,7 @@ CRITIC_THREAD = ThreadPoolExecutor(max_workers=1)  # the critic's half of each u
 @dataclass
 class Args:
     seed: int = 1
-    """seeds NumPy, PyTorch, the demos, the envs and the task's 50 hammer placements"""
+    """seeds NumPy, PyTorch, the demos, the envs and the task's 50 placements (of hammer, nail, goal...)"""
     env_name: str = "hammer-v3"
     """Meta-World task; any MT1 task with a scripted expert runs, the defaults were tuned on hammer-v3"""
     max_episode_steps: int = 120
@@ -141,10 +141,10 @@ class Args:
 
 # ==== Environment ==============================================================
 class SparseSuccessReward(gym.Wrapper):
-    """Reward 1.0 on the step the task succeeds, 0 otherwise; the episode ends there.
-    info["success"] is the nail pushed in, by the bare hand too (PPO finds that: docs/hammer.md, decisions).
-    guarded=True also needs Meta-World's own guard: its shaped reward above 5, the hammer
-    held, its head at the nail ("this env's success metric could be hacked easily")."""
+    """Reward 1.0 on the step the task succeeds (Meta-World's info["success"]), 0 otherwise; the
+    episode ends there. guarded=True (the hammer's) also needs Meta-World's own guard: info["success"]
+    is the nail pushed in, by the bare hand too (PPO finds that: docs/hammer.md, decisions); the guard
+    wants its shaped reward above 5, the hammer held, its head at the nail ("could be hacked easily")."""
 
     def __init__(self, env: gym.Env, guarded: bool):
         super().__init__(env)
@@ -152,14 +152,14 @@ class SparseSuccessReward(gym.Wrapper):
 
     def step(self, action):
         obs, dense_reward, terminated, truncated, info = self.env.step(action)
-        nail_driven = bool(info["success"])  # either way the task cannot be done again: end
-        success = nail_driven and (dense_reward > 5.0 or not self.guarded)  # 5.0: Meta-World's guard
-        return obs, float(success), terminated or nail_driven, truncated, info
+        done = bool(info["success"])  # guarded or not, the task cannot be done again: end
+        success = done and (dense_reward > 5.0 or not self.guarded)  # 5.0: Meta-World's guard
+        return obs, float(success), terminated or done, truncated, info
 
 
 def make_env(args: Args, env_seed: int, render: bool = False) -> gym.Env:
     """One Meta-World MT1 environment with the sparse success reward. args.seed fixes the task's
-    50 hammer placements (the same in every env of a run); env_seed, which one each reset draws."""
+    50 placements (the same in every env of a run); env_seed, which one each reset draws."""
     env = gym.make("Meta-World/MT1", env_name=args.env_name, seed=args.seed,
                    max_episode_steps=args.max_episode_steps, terminate_on_success=True,
                    disable_env_checker=True,  # its warnings are about Meta-World's observation bounds
@@ -173,7 +173,7 @@ def make_env(args: Args, env_seed: int, render: bool = False) -> gym.Env:
 def run_eval_episode(env: gym.Env, actor: nn.Module, placement: int,
                      frames: list | None = None) -> tuple[bool, bool, int]:
     """One mean-action episode from the placement-th of the task's 50 placements (not a
-    random one); appends its frames to `frames`. Returns (success, nail driven by any means, length)."""
+    random one); appends its frames to `frames`. Returns (success, unguarded success, length)."""
     env.get_wrapper_attr("toggle_sample_tasks_on_reset")(False)
     placements = env.get_wrapper_attr("tasks")
     env.unwrapped.set_task(placements[placement % len(placements)])
@@ -556,17 +556,17 @@ def train(args: Args) -> dict:
 
     def evaluate() -> None:
         eval_start = time.time()
-        success, nail_driven, length = envs.evaluate(actor, args.eval_episodes)
+        success, unguarded, length = envs.evaluate(actor, args.eval_episodes)
         if success > max((s for _, s, _ in eval_history), default=-1.0):  # a new best: keep its policy
             save_checkpoint(run_path / "best.pt", {
                 "script": SCRIPT, "args": asdict(args), "global_step": global_step, "obs_size": O,
                 "action_size": A, "eval_success": success, "nets": {"actor": actor.state_dict()}})
         eval_history.append((global_step, success, length))
-        for tag, value in [("episode_success", success), ("nail_driven", nail_driven),  # by any means
+        for tag, value in [("episode_success", success), ("unguarded_success", unguarded),  # no guard
                            ("episode_length", length)]:
             writer.add_scalar(f"eval/{tag}", value, global_step)
-        print(f"[eval] step {global_step:>9,}/{rl_steps:,} | eval success {success:.2f} (nail driven "
-              f"{nail_driven:.2f}) over {args.eval_episodes} episodes, mean length {length:.0f} "
+        print(f"[eval] step {global_step:>9,}/{rl_steps:,} | eval success {success:.2f} (unguarded "
+              f"{unguarded:.2f}) over {args.eval_episodes} episodes, mean length {length:.0f} "
               f"({time.time() - eval_start:.1f} s)" + (" <- the BC policy" if global_step == 0 else ""))
 
     try:
@@ -722,7 +722,7 @@ class ParallelEnvs:
 
     def evaluate(self, actor: nn.Module, num_episodes: int) -> tuple[float, float, float]:
         """Mean-action episodes from placements 0..num_episodes-1, spread over the workers.
-        Returns (success rate, rate of nails driven in by any means, mean episode length)."""
+        Returns (success rate, unguarded success rate (Meta-World's own), mean episode length)."""
         w = len(self.conns)  # each worker gets a pickled copy of the actor, and every w-th placement
         replies = self._ask([("evaluate", (actor, list(range(i, num_episodes, w)))) for i in range(w)])
         return tuple(float(np.mean(column)) for column in zip(*sum(replies, [])))
@@ -858,8 +858,8 @@ class StopRequest:
 
     def handle(self, number, frame):
         self.signal_number = number
-        print(f"\n{signal.Signals(number).name}: finishing this iteration, then checkpointing "
-              "(Ctrl-C again to quit at once)", flush=True)
+        os.write(2, f"\n{signal.Signals(number).name}: finishing this iteration, then checkpointing (Ctrl-C "
+                    "again to quit at once)\n".encode())  # not print(): a handler must not re-enter stdout
         signal.signal(signal.SIGINT, signal.default_int_handler)  # the next Ctrl-C raises
 
     def __exit__(self, *exc):

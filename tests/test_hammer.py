@@ -489,7 +489,7 @@ def test_parallel_envs_autoreset_like_gymnasium():
         assert valid[:5].all() and not valid[5].any() and (rewards[5] == 0).all() and not truncated[5].any()
         assert not torch.allclose(obs[5, :, :3], first[:, :3], atol=1e-3)  # the hand had moved
         torch.testing.assert_close(next_obs[:, :3], first[:, :3], atol=1e-3, rtol=0)  # and is back at start
-        success, nail_driven, length = envs.evaluate(hammer.Actor(39, 4, 16), num_episodes=2)
+        success, unguarded, length = envs.evaluate(hammer.Actor(39, 4, 16), num_episodes=2)
         assert success == 0.0 and length == 5.0
 
 
@@ -529,7 +529,7 @@ def test_smoke_run_from_the_command_line(tmp_path):
     for tag in ["losses/policy_loss", "losses/value_loss", "losses/entropy", "losses/approx_kl",
                 "losses/old_approx_kl", "losses/clipfrac", "losses/explained_variance",
                 "losses/reverse_kl", "charts/actor_std", "charts/SPS", "charts/episodic_return",
-                "eval/episode_length", "eval/nail_driven", "bc/bc_loss"]:
+                "eval/episode_length", "eval/unguarded_success", "bc/bc_loss"]:
         assert tag in scalars, f"{tag} not logged"
     for name in ["eval_success.png", "eval_success.csv", "best.pt", "checkpoint.pt", "summary.json"]:
         assert (run_path / name).exists(), name
@@ -642,14 +642,17 @@ def test_rl_beats_the_bc_policy_on_a_reduced_budget(tmp_path):
 
 # ---- Runs that survive: checkpoints, resume, interruption, non-finite values, eval-only, video.
 def test_sigint_checkpoints_and_resume_continues_the_curves(tmp_path):
+    import os
     import signal
     import subprocess
     import sys
 
     args = [*TINY, "--total-steps", "2560", "--run-dir", str(tmp_path / "live"),
             "--demo-cache-dir", str(tmp_path / "demos")]
+    # A plain terminal's pipe: no PYTHONUNBUFFERED, so the [ppo] line arrives mid-run only if it is flushed.
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
     process = subprocess.Popen([sys.executable, str(ROOT / SCRIPT), *args], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                               stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
     for line in process.stdout:  # wait until the PPO phase runs
         if line.startswith("[ppo]"):
             break
