@@ -1,0 +1,342 @@
+"""ppo_hammer_bc_kl.py where the subtle things happen: the rollout loop (autoreset rows,
+termination, truncation), the floor and the KL direction as train() applies them, the
+epoch-accumulated optimizer step, and a resumed run continuing exactly where it stopped.
+
+Most of these run train() in this process on stub environments and stub demonstrations
+(no MuJoCo, no worker processes), so they are quick and exactly reproducible."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+import tyro
+from conftest import read_scalars
+
+import ppo_hammer_bc_kl as hammer
+
+O, A = 39, 4
+
+
+# ==============================================================================
+# Stubs: an environment whose every number is planted, and ParallelEnvs without processes
+# ==============================================================================
+class PlantedEnv:
+    """Observation [episode step, episode count, 0...]; an episode ends after `length` steps,
+    as a success (reward 1, terminated) or as a time limit (truncated). reset() plants -7 in the
+    observation's last entry, so the first observation of an episode is recognisable."""
+
+    def __init__(self, length: int, success: bool):
+        self.length, self.success, self.episode, self.actions = length, success, -1, []
+
+    def observation(self):
+        obs = np.zeros(O)
+        obs[0], obs[1] = self.k, self.episode
+        return obs
+
+    def reset(self):
+        self.k, self.episode = 0, self.episode + 1
+        obs = self.observation()
+        obs[-1] = -7.0
+        return obs, {}
+
+    def step(self, action):
+        self.actions.append(np.array(action))
+        self.k += 1
+        done = self.k == self.length
+        reward = 1.0 if done and self.success else 0.0
+        return self.observation(), reward, done and self.success, done and not self.success, {}
+
+
+def start_state(envs):
+    return {"next_obs": torch.as_tensor(np.stack([env.reset()[0] for env in envs]), dtype=torch.float32),
+            "next_is_reset": torch.zeros(len(envs), dtype=torch.bool)}
+
+
+def test_collect_rollout_masks_the_row_after_a_success_and_after_a_time_limit():
+    envs = [PlantedEnv(length=3, success=True), PlantedEnv(length=2, success=False)]
+    state = start_state(envs)
+    T = 7
+    obs, actions, log_probs, rewards, terminated, truncated, valid = hammer.collect_rollout(
+        envs, hammer.Actor(O, A, 8), torch.zeros(T, 2, A), state)
+    # env 0: steps at t = 0, 1, 2 end in a success; t = 3 is the autoreset row; t = 4, 5, 6 the next
+    # episode, whose success at t = 6 makes the next rollout's first row an autoreset row.
+    # env 1: steps at t = 0, 1 end at the time limit; t = 2 autoreset; t = 3, 4; t = 5 autoreset; t = 6.
+    assert valid[:, 0].tolist() == [True, True, True, False, True, True, True]
+    assert valid[:, 1].tolist() == [True, True, False, True, True, False, True]
+    assert terminated[:, 0].tolist() == [False, False, True, False, False, False, True]
+    assert not terminated[:, 1].any() and not truncated[:, 0].any()
+    assert truncated[:, 1].tolist() == [False, True, False, False, True, False, False]
+    assert rewards[:, 0].tolist() == [0, 0, 1, 0, 0, 0, 1] and not rewards[:, 1].any()
+    # The autoreset row stores the episode's final observation (step 3 of episode 0) and the row
+    # after it the new episode's first (the planted -7): NEXT_STEP, as gymnasium's vector envs.
+    assert obs[3, 0, :2].tolist() == [3, 0] and obs[3, 0, -1] == 0
+    assert obs[4, 0, :2].tolist() == [0, 1] and obs[4, 0, -1] == -7
+    assert state["next_is_reset"].tolist() == [True, False]  # carried into the next rollout
+    # The action of an autoreset row never reaches the environment: 7 rows, 6 and 5 real steps.
+    assert (len(envs[0].actions), len(envs[1].actions)) == (6, 5)
+    torch.testing.assert_close(torch.as_tensor(np.array(envs[0].actions[3]), dtype=torch.float32),
+                               actions[4, 0])  # the env's 4th step got the 5th row's action
+    assert log_probs.shape == (T, 2)
+
+
+def test_the_worker_resets_after_a_real_success():
+    """On the real hammer: the scripted expert drives the nail (a termination), and the next row of
+    the worker's rollout is an autoreset row that starts a new episode with the hand back home."""
+    import warnings
+
+    from metaworld.policies import SawyerHammerV3Policy
+
+    class Expert(torch.nn.Module):  # the expert as an actor: its action is the mean, std tiny
+        def forward(self, obs):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                mean = np.clip([SawyerHammerV3Policy().get_action(o) for o in obs.double().numpy()], -1, 1)
+            mean = torch.as_tensor(mean, dtype=torch.float32)
+            return hammer.TruncatedNormal(mean, torch.full_like(mean, 1e-3))
+
+    env = hammer.make_env(hammer.Args(seed=1, max_episode_steps=120), env_seed=2)
+    try:
+        state = start_state([env])
+        home = state["next_obs"][0, :3].clone()
+        obs, _, _, rewards, terminated, truncated, valid = hammer.collect_rollout(
+            [env], Expert(), torch.zeros(100, 1, A), state)
+    finally:
+        env.close()
+    ends = terminated[:, 0].nonzero().flatten().tolist()
+    assert len(ends) == 1 and not truncated.any(), ends  # the expert needs 60-77 steps
+    end = ends[0]
+    assert rewards[end, 0] == 1 and rewards.sum() == 1
+    assert valid[:end + 1, 0].all() and not valid[end + 1, 0] and valid[end + 2:, 0].all()
+    assert (obs[end + 1, 0, :3] - home).norm() > 0.05  # the autoreset row: the final observation...
+    torch.testing.assert_close(obs[end + 2, 0, :3], home, atol=1e-3, rtol=0)  # ...then a new episode
+
+
+# ---- train() in this process, on stub envs and stub demos.
+class BanditEnv:
+    """No state and no end: the observation is fixed, the reward says how close action[0] is to 0.5.
+    A resumed run on it sees exactly what an uninterrupted run sees."""
+
+    def reset(self):
+        return np.full(O, 0.1), {}
+
+    def step(self, action):
+        return np.full(O, 0.1), float(-abs(action[0] - 0.5)), False, False, {}
+
+
+class StubEnvs:
+    """ParallelEnvs in this process: collect_rollout over stub envs, scripted evaluations."""
+    make = BanditEnv
+    rollouts: list = []  # what every rollout returned, for the tests to read
+
+    def __init__(self, args, num_envs):
+        self.envs = [StubEnvs.make() for _ in range(num_envs)]
+        self.state = start_state(self.envs)
+
+    def rollout(self, actor, noise):
+        result = (*hammer.collect_rollout(self.envs, actor, noise, self.state),
+                  self.state["next_obs"].clone())
+        StubEnvs.rollouts.append(result)
+        return result
+
+    def evaluate(self, actor, num_episodes):
+        return 0.5, 0.5, 10.0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        pass
+
+
+@pytest.fixture
+def stubbed(monkeypatch, tmp_path):
+    """train() without MuJoCo: StubEnvs, and 16 stub demo transitions."""
+    rng = np.random.default_rng(0)
+    demos = {"obs": rng.normal(size=(16, O)).astype(np.float32),
+             "actions": rng.uniform(-1, 1, size=(16, A)).astype(np.float32),
+             "episode_lengths": np.array([16])}
+    monkeypatch.setattr(hammer, "ParallelEnvs", StubEnvs)
+    monkeypatch.setattr(hammer, "load_or_generate_demos", lambda args: demos)
+    StubEnvs.rollouts = []
+    return tmp_path
+
+
+def stub_args(run_dir, *extra):
+    return tyro.cli(hammer.Args, args=[
+        "--total-steps", "96", "--num-envs", "2", "--num-steps", "8", "--minibatch-size", "8",
+        "--update-epochs", "2", "--bc-steps", "5", "--hidden-size", "16", "--eval-every", "32",
+        "--learning-rate", "1e-3", "--run-dir", str(run_dir), *extra])
+
+
+def test_the_update_receives_only_real_transitions(stubbed, monkeypatch):
+    monkeypatch.setattr(StubEnvs, "make", lambda: PlantedEnv(length=3, success=True))  # autoreset rows
+    received = []
+    original = hammer.ppo_update
+
+    def recording(actor, critic, ref_actor, optimizer, batch, args, step=0):
+        received.append({key: value.clone() for key, value in batch.items()})
+        return original(actor, critic, ref_actor, optimizer, batch, args, step)
+
+    monkeypatch.setattr(hammer, "ppo_update", recording)
+    hammer.train(stub_args(stubbed / "run"))
+    assert len(received) == len(StubEnvs.rollouts) == 6
+    for batch, (obs, actions, log_probs, _, terminated, _, valid, _) in zip(
+            received, StubEnvs.rollouts):
+        assert 0 < valid.sum() < valid.numel()  # the rollout had autoreset rows...
+        assert torch.equal(batch["obs"], obs[valid]) and torch.equal(batch["actions"], actions[valid])
+        assert torch.equal(batch["log_probs"], log_probs[valid])
+        assert not (batch["obs"][:, 0] == 3).any()  # ...and no final observation was trained on
+        # Each real step's return: a success (reward 1, terminated) has the return 1 exactly.
+        success_rows = (terminated & valid)[valid]
+        torch.testing.assert_close(batch["returns"][success_rows], torch.ones(int(success_rows.sum())))
+
+
+def test_train_floors_the_actor_and_the_reference_and_penalises_kl_to_the_reference(stubbed, monkeypatch):
+    seen = []
+    original = hammer.ppo_update
+
+    def recording(actor, critic, ref_actor, optimizer, batch, args, step=0):
+        with torch.no_grad():
+            seen.append((actor.min_std, ref_actor.min_std, ref_actor(batch["obs"]).std.min().item()))
+        return original(actor, critic, ref_actor, optimizer, batch, args, step)
+
+    monkeypatch.setattr(hammer, "ppo_update", recording)
+    hammer.train(stub_args(stubbed / "run", "--min-std", "0.95"))
+    # The std head's outputs start spread around 1 and BC shrinks them; the floor lifts both policies.
+    assert seen and all(actor == ref == 0.95 and ref_std >= 0.95 - 1e-6 for actor, ref, ref_std in seen)
+    state = hammer.load_checkpoint(stubbed / "run")
+    reference = hammer.Actor(O, A, 16)
+    reference.load_state_dict(state["nets"]["reference"])
+    reference.min_std = 1e-5
+    with torch.no_grad():  # not vacuous: unfloored, the frozen BC policy's std is below the floor
+        assert reference(torch.randn(1000, O)).std.min() < 0.95
+
+
+def test_the_update_penalises_kl_from_the_policy_to_the_reference_not_the_reverse():
+    # Actor and reference differ in mean and in std, so the two directions of the KL differ:
+    # per dimension, KL(p || q) = log(s_q / s_p) + (s_p^2 + (m_p - m_q)^2) / (2 s_q^2) - 1/2.
+    # With s_p = 0.2, s_q = 0.1, m_p - m_q = 0.1 (4 dims): KL(p || q) = 4 * (log 0.5 + 0.05 / 0.02 - 0.5)
+    # = 4 * 1.3069 = 5.2274; KL(q || p) = 4 * (log 2 + 0.02 / 0.08 - 0.5) = 4 * 0.4431 = 1.7726.
+    policy = constant_actor([0.3] * 4, [0.2] * 4)
+    reference = hammer.make_reference_policy(constant_actor([0.2] * 4, [0.1] * 4))
+    critic = hammer.Critic(O, 8)
+    M = 32
+    obs = torch.zeros(M, O)
+    with torch.no_grad():
+        dist = policy(obs)
+        actions = dist.sample()
+        batch = {"obs": obs, "actions": actions, "log_probs": dist.log_prob(actions),
+                 "advantages": torch.zeros(M), "returns": torch.zeros(M)}
+    args = hammer.Args(update_epochs=1, minibatch_size=M)
+    optimizer = torch.optim.SGD([*policy.parameters(), *critic.parameters()], lr=0.0)
+    logged = hammer.ppo_update(policy, critic, reference, optimizer, batch, args)
+    assert logged["reverse_kl"] == pytest.approx(4 * (np.log(0.5) + 0.05 / 0.02 - 0.5), rel=1e-4)  # 5.2274
+
+
+def constant_actor(mean, std):
+    actor = hammer.Actor(O, A, 8)
+    with torch.no_grad():
+        actor.mean_head.weight.zero_()
+        actor.mean_head.bias.copy_(torch.atanh(torch.tensor(mean)))
+        actor.log_std_head.weight.zero_()
+        actor.log_std_head.bias.copy_(torch.log(torch.tensor(std)))
+    return actor
+
+
+# ---- One Adam step per epoch: the accumulated gradient is that of the mean loss, clipped once.
+def epoch_update(optimizer_step, max_grad_norm, lr=1.0):
+    torch.manual_seed(0)
+    actor, critic = hammer.Actor(O, A, 16), hammer.Critic(O, 16)
+    reference = hammer.make_reference_policy(actor)
+    M = 64
+    obs = torch.randn(M, O)
+    with torch.no_grad():
+        dist = actor(obs)
+        actions = dist.sample()
+        batch = {"obs": obs, "actions": actions, "log_probs": dist.log_prob(actions),
+                 "advantages": torch.randn(M), "returns": torch.randn(M)}
+    parameters = [*actor.parameters(), *critic.parameters()]
+    before = torch.cat([p.detach().flatten() for p in parameters])
+    optimizer = torch.optim.SGD(parameters, lr=lr)
+    steps = []
+    original_step = optimizer.step
+    optimizer.step = lambda *a, **k: (steps.append(1), original_step(*a, **k))[1]
+    args = hammer.Args(update_epochs=1, minibatch_size=16 if optimizer_step == "epoch" else M,
+                       optimizer_step=optimizer_step, max_grad_norm=max_grad_norm)
+    hammer.ppo_update(actor, critic, reference, optimizer, batch, args)
+    return torch.cat([p.detach().flatten() for p in parameters]) - before, len(steps)
+
+
+def test_one_step_per_epoch_follows_the_mean_gradient_over_the_rollout():
+    # Four minibatches of 16 accumulated into one SGD step == one step on the whole batch of 64.
+    accumulated, steps = epoch_update("epoch", max_grad_norm=1e9, lr=1e-2)
+    whole, whole_steps = epoch_update("minibatch", max_grad_norm=1e9, lr=1e-2)
+    assert (steps, whole_steps) == (1, 1)
+    torch.testing.assert_close(accumulated, whole, atol=1e-6, rtol=1e-4)
+    assert whole.abs().max() > 1e-4  # not vacuous: the step moved the parameters
+
+
+def test_one_step_per_epoch_clips_the_accumulated_gradient():
+    # SGD with lr 1 moves the parameters by exactly the clipped gradient: its norm is the clip.
+    change, _ = epoch_update("epoch", max_grad_norm=1e-3)
+    assert change.norm().item() == pytest.approx(1e-3, rel=1e-3)
+
+
+# ---- Resume: the restored state is the saved one, and the run goes on exactly as if never stopped.
+def test_a_resumed_run_continues_exactly_where_it_stopped(stubbed, monkeypatch):
+    hammer.train(stub_args(stubbed / "whole"))
+    whole = hammer.load_checkpoint(stubbed / "whole")
+
+    # The same run, crashed in its 4th rollout: after the checkpoint at step 32 (iteration 2) and
+    # after iteration 3 had logged its scalars at step 48, which the resumed run must not duplicate.
+    original = StubEnvs.rollout
+
+    def crash_in_the_fourth(self, actor, noise):
+        if len(StubEnvs.rollouts) == 9:  # 6 rollouts of the whole run, then 3 of this one
+            raise RuntimeError("planted crash")
+        return original(self, actor, noise)
+
+    monkeypatch.setattr(StubEnvs, "rollout", crash_in_the_fourth)
+    with pytest.raises(RuntimeError, match="planted crash"):
+        hammer.train(stub_args(stubbed / "crashed"))
+    saved = hammer.load_checkpoint(stubbed / "crashed")
+    assert (saved["global_step"], saved["iteration"], saved["next_eval"]) == (32, 2, 64)
+    assert [step for step, _, _ in saved["eval_history"]] == [0, 32]
+    assert 48 in [step for step, _ in read_scalars(stubbed / "crashed")["losses/policy_loss"]]
+
+    # What train() restores is what was saved: networks, optimizer state, RNG states, schedule.
+    restored = {}
+    original_update = hammer.ppo_update
+
+    def recording(actor, critic, ref_actor, optimizer, batch, args, step=0):
+        if not restored:
+            restored.update(actor=copy.deepcopy(actor.state_dict()),
+                            critic=copy.deepcopy(critic.state_dict()),
+                            optimizer=copy.deepcopy(optimizer.state_dict()))
+        return original_update(actor, critic, ref_actor, optimizer, batch, args, step)
+
+    monkeypatch.setattr(StubEnvs, "rollout", original)
+    monkeypatch.setattr(hammer, "ppo_update", recording)
+    torch.manual_seed(12345)  # a resumed run must not depend on the process's RNG state
+    np.random.seed(12345)
+    hammer.train(hammer.Args(resume=str(stubbed / "crashed")))
+    for name in ("actor", "critic"):
+        for key, tensor in saved["nets"][name].items():
+            assert torch.equal(restored[name][key], tensor), f"{name} {key}"
+    for index, state in saved["optimizer"]["state"].items():
+        for key, value in state.items():
+            assert torch.equal(restored["optimizer"]["state"][index][key], value), f"optimizer {index} {key}"
+
+    # The resumed run ends exactly where the uninterrupted one did: weights, Adam, RNG, curve, logs.
+    resumed = hammer.load_checkpoint(stubbed / "crashed")
+    for name in ("actor", "critic", "reference"):
+        for key, tensor in whole["nets"][name].items():
+            assert torch.equal(resumed["nets"][name][key], tensor), f"{name} {key}"
+    assert torch.equal(resumed["rng"]["torch"], whole["rng"]["torch"])
+    assert resumed["eval_history"] == whole["eval_history"]
+    for tag, values in read_scalars(stubbed / "whole").items():
+        if tag != "charts/SPS":  # a clock
+            resumed_values = read_scalars(stubbed / "crashed")[tag]
+            assert [s for s, _ in resumed_values] == [s for s, _ in values], tag  # step 48 once, not twice
+            assert [v for _, v in resumed_values] == pytest.approx([v for _, v in values]), tag
