@@ -222,16 +222,20 @@ def test_the_update_penalises_kl_from_the_policy_to_the_reference_not_the_revers
     reference = hammer.make_reference_policy(constant_actor([0.2] * 4, [0.1] * 4))
     critic = hammer.Critic(O, 8)
     M = 32
-    obs = torch.zeros(M, O)
-    with torch.no_grad():
-        dist = policy(obs)
-        actions = dist.sample()
-        batch = {"obs": obs, "actions": actions, "log_probs": dist.log_prob(actions),
-                 "advantages": torch.zeros(M), "returns": torch.zeros(M)}
+    batch = acted_batch(policy, torch.zeros(M, O), advantages=torch.zeros(M), returns=torch.zeros(M))
     args = hammer.Args(update_epochs=1, minibatch_size=M)
     optimizer = torch.optim.SGD([*policy.parameters(), *critic.parameters()], lr=0.0)
     logged = hammer.ppo_update(policy, critic, reference, optimizer, batch, args)
     assert logged["reverse_kl"] == pytest.approx(4 * (np.log(0.5) + 0.05 / 0.02 - 0.5), rel=1e-4)  # 5.2274
+
+
+def acted_batch(actor, obs, advantages, returns):
+    """A rollout batch in which `actor` took the actions: its old log-probs are its own."""
+    with torch.no_grad():
+        dist = actor(obs)
+        actions = dist.sample()
+        return {"obs": obs, "actions": actions, "log_probs": dist.log_prob(actions),
+                "advantages": advantages, "returns": returns}
 
 
 def constant_actor(mean, std):
@@ -250,12 +254,7 @@ def epoch_update(optimizer_step, max_grad_norm, lr=1.0):
     actor, critic = hammer.Actor(O, A, 16), hammer.Critic(O, 16)
     reference = hammer.make_reference_policy(actor)
     M = 64
-    obs = torch.randn(M, O)
-    with torch.no_grad():
-        dist = actor(obs)
-        actions = dist.sample()
-        batch = {"obs": obs, "actions": actions, "log_probs": dist.log_prob(actions),
-                 "advantages": torch.randn(M), "returns": torch.randn(M)}
+    batch = acted_batch(actor, torch.randn(M, O), advantages=torch.randn(M), returns=torch.randn(M))
     parameters = [*actor.parameters(), *critic.parameters()]
     before = torch.cat([p.detach().flatten() for p in parameters])
     optimizer = torch.optim.SGD(parameters, lr=lr)
