@@ -476,6 +476,38 @@ def test_pushing_the_nail_by_hand_pays_only_without_the_guard(guarded):
     assert all(r == 0.0 for r in rewards[:-1])
 
 
+# window-open and drawer-open move their body in reset_model() after the walk home: there, skipping
+# all of the first reset_model() (not only its walk) starts each episode with last episode's body.
+@pytest.mark.parametrize("env_name", ["hammer-v3", "window-open-v3", "drawer-open-v3"])
+def test_skipping_the_first_walk_home_leaves_every_episode_as_meta_world_makes_it(env_name, monkeypatch):
+    args = hammer.Args(seed=1, env_name=env_name, max_episode_steps=40)
+    env = hammer.make_env(args, env_seed=5)
+    with monkeypatch.context() as patch:  # Meta-World's own reset, walking home twice
+        patch.setattr(hammer, "walk_home_once", lambda base: None)
+        reference = hammer.make_env(args, env_seed=5)
+    rng = np.random.default_rng(0)
+    for episode in range(4):  # each reset starts from where the last episode left the arm and objects
+        obs, expected = env.reset()[0], reference.reset()[0]
+        np.testing.assert_array_equal(obs, expected)
+        steps = 0
+        for _ in range(40 if episode < 3 else 7):  # the last one reset mid-episode
+            action = rng.uniform(-1, 1, 4)
+            step, expected_step = env.step(action), reference.step(action)
+            for got, want in zip(step[:4], expected_step[:4]):
+                np.testing.assert_array_equal(got, want)
+            steps += 1
+            if step[2] or step[3]:
+                break
+    assert env.unwrapped.data.time > 0 and steps >= 7
+    # Not vacuous: the walk still runs once per reset (and the arm starts home, not where it was).
+    calls = []
+    monkeypatch.setattr(env.unwrapped, "do_simulation", lambda *a: calls.append(1))
+    env.reset()
+    assert len(calls) == 50  # _reset_hand's 50 steps, once
+    env.close()
+    reference.close()
+
+
 def test_parallel_envs_autoreset_like_gymnasium():
     with hammer.ParallelEnvs(hammer.Args(seed=1, max_episode_steps=5, num_workers=2), num_envs=4) as envs:
         obs, actions, _, rewards, terminated, truncated, valid, next_obs = envs.rollout(
