@@ -438,15 +438,12 @@ def collect_rollout(envs: list[gym.Env], actor: Actor, noise: torch.Tensor,
             dist = actor(obs[t])
             actions[t] = dist.sample(noise[t])  # (n, A), in [-1, 1]
             log_probs[t] = dist.log_prob(actions[t])
-        for i, env in enumerate(envs):
-            if state["next_is_reset"][i]:
-                # NEXT_STEP autoreset, as in gymnasium's vector envs: the step after an episode end
-                # ignores the action and starts a new episode (reward 0, not done). Not a transition.
-                obs_i, rewards[t, i] = env.reset()[0], 0.0
-            else:
-                obs_i, rewards[t, i], terminated[t, i], truncated[t, i], _ = env.step(actions[t, i].numpy())
-            state["next_obs"][i] = torch.as_tensor(obs_i, dtype=torch.float32)
-        state["next_is_reset"] = terminated[t] | truncated[t]
+        # NEXT_STEP autoreset, as in gymnasium's vector envs: the step after an episode end ignores
+        # the action and starts a new episode (reward 0, not done). Not a transition.
+        steps = [(env.reset()[0], 0.0, False, False) if is_reset else env.step(action)[:4]
+                 for env, action, is_reset in zip(envs, actions[t].numpy(), state["next_is_reset"].tolist())]
+        next_obs, rewards[t], terminated[t], truncated[t] = (torch.tensor(np.array(x)) for x in zip(*steps))
+        state["next_obs"], state["next_is_reset"] = next_obs.float(), terminated[t] | truncated[t]
     return obs, actions, log_probs, rewards, terminated, truncated, valid
 
 
