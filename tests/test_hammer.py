@@ -510,8 +510,12 @@ def test_skipping_the_first_walk_home_leaves_every_episode_as_meta_world_makes_i
 
 def test_parallel_envs_autoreset_like_gymnasium():
     with hammer.ParallelEnvs(hammer.Args(seed=1, max_episode_steps=5, num_workers=2), num_envs=4) as envs:
+        actor = hammer.Actor(39, 4, 16)
+        with torch.no_grad():  # a mean action of tanh(0.5) = 0.46 on every axis: the hand surely moves
+            actor.mean_head.weight.zero_()
+            actor.mean_head.bias.fill_(0.5)
         obs, actions, _, rewards, terminated, truncated, valid, next_obs = envs.rollout(
-            hammer.Actor(39, 4, 16), torch.zeros(6, 4, 4))  # 6 steps of 4 envs, the mean action
+            actor, torch.zeros(6, 4, 4))  # 6 steps of 4 envs, the mean action
         assert obs.shape == (6, 4, 39) and actions.shape == (6, 4, 4) and next_obs.shape == (4, 39)
         first = obs[0]  # (4, 39) the first observation of each env
         assert len({tuple(row[4:7].round(decimals=4).tolist()) for row in first}) > 1  # distinct env seeds
