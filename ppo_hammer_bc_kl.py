@@ -439,7 +439,8 @@ def collect_rollout(envs: list[gym.Env], actor: Actor, noise: torch.Tensor,
             actions[t] = dist.sample(noise[t])  # (n, A), in [-1, 1]
             log_probs[t] = dist.log_prob(actions[t])
         # NEXT_STEP autoreset, as in gymnasium's vector envs: the step after an episode end ignores
-        # the action and starts a new episode (reward 0, not done). Not a transition.
+        # the action and starts a new episode (reward 0, not done). Not a transition. Each env gives
+        # (obs, reward, terminated, truncated), joined: next_obs (n, O), the other three (n,) each.
         steps = [(env.reset()[0], 0.0, False, False) if is_reset else env.step(action)[:4]
                  for env, action, is_reset in zip(envs, actions[t].numpy(), state["next_is_reset"].tolist())]
         next_obs, rewards[t], terminated[t], truncated[t] = (torch.tensor(np.array(x)) for x in zip(*steps))
