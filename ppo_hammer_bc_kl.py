@@ -39,7 +39,7 @@ import time
 import traceback
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Literal
 
@@ -59,6 +59,7 @@ except Exception as error:
 
 SCRIPT = Path(__file__).stem
 LOG_2PI = float(np.log(2 * np.pi))
+MAX_PATH_LENGTH = 500  # Meta-World's own time limit, within which the demos are made (--max-episode-steps)
 OBS_STD_FLOOR = 0.2  # smallest std used to standardise an observation feature (see Standardize)
 CRITIC_THREAD = ThreadPoolExecutor(max_workers=1)  # the critic's half of each update (ppo_update)
 
@@ -69,9 +70,9 @@ class Args:
     seed: int = 1
     """seeds NumPy, PyTorch, the demos, the envs and the task's 50 placements (of hammer, nail, goal...)"""
     env_name: str = "hammer-v3"
-    """Meta-World task; any MT1 task with a scripted expert runs, the defaults were tuned on hammer-v3"""
-    max_episode_steps: int = 120
-    """H, the time limit; expert: 60-77 steps, BC's successes: 59-81 (docs/hammer.md, decisions); 100-200"""
+    """Meta-World task; any MT1 task with a scripted expert, one set of defaults (docs/hammer.md, MT10)"""
+    max_episode_steps: int | None = None
+    """H, the time limit; default: twice the longest demo, at most 500 (docs/hammer.md, time limit)"""
     guarded_success: bool = True
     """hammer-v3 only: a success needs Meta-World's own guard too, else PPO pushes the nail by hand"""
     total_steps: int = 1_000_000
@@ -101,8 +102,8 @@ class Args:
     """c1, weight of the value loss mean((V - R)^2) (PPO paper eq. 9); 0.25-1"""
     entropy_coef: float = 0.0
     """c2, weight of the entropy bonus (PPO paper eq. 9); 0-0.01"""
-    reverse_kl_coef: float = 0.1
-    """beta, weight of the penalty KL(pi || pi_ref) toward the frozen BC policy (0: none); 0.01-1"""
+    reverse_kl_coef: float = 0.01
+    """beta, weight of KL(pi || pi_ref), the pull to the BC policy; 0.1 held back weak BCs (docs/hammer.md)"""
     max_grad_norm: float = 1.0
     """clip the global gradient norm to this before each Adam step (not in the paper); 0.5-1"""
     kl_estimator: Literal["analytic", "sampled"] = "analytic"
@@ -113,8 +114,8 @@ class Args:
     (~0.02) barely explores and makes every move a huge KL (docs/hammer.md, std floor); 0.1-0.3"""
     hidden_size: int = 256
     """width of the two hidden layers of the actor and of the critic"""
-    num_demos: int = 5
-    """successful expert episodes to clone, ~70 transitions each (2 and 5: docs/hammer.md, ablation); 1-50"""
+    num_demos: int = 10
+    """successful expert episodes to clone; 5 cover too few of the 50 placements (docs/hammer.md, MT10)"""
     demo_noise: float = 0.1
     """std of noise on the expert's *executed* action (labels stay clean): states off its path; 0-0.3"""
     bc_steps: int = 3000
@@ -161,7 +162,7 @@ def make_env(args: Args, env_seed: int, render: bool = False) -> gym.Env:
     """One Meta-World MT1 environment with the sparse success reward. args.seed fixes the task's
     50 placements (the same in every env of a run); env_seed, which one each reset draws."""
     env = gym.make("Meta-World/MT1", env_name=args.env_name, seed=args.seed,
-                   max_episode_steps=args.max_episode_steps, terminate_on_success=True,
+                   max_episode_steps=args.max_episode_steps or MAX_PATH_LENGTH, terminate_on_success=True,
                    disable_env_checker=True,  # its warnings are about Meta-World's observation bounds
                    **(dict(render_mode="rgb_array", camera_name="corner", width=256, height=256)  # video
                       if render else {}))
@@ -230,7 +231,7 @@ def load_or_generate_demos(args: Args) -> dict[str, np.ndarray]:
     """Demos from the on-disk cache, or freshly generated (and then cached)."""
     path = Path(args.demo_cache_dir) / (
         f"{args.env_name}__demos{args.num_demos}__noise{args.demo_noise:g}__seed{args.seed}"
-        f"__H{args.max_episode_steps}__guarded{int(args.guarded_success)}.npz")
+        f"__H{args.max_episode_steps or MAX_PATH_LENGTH}__guarded{int(args.guarded_success)}.npz")
     if path.exists():
         try:
             with np.load(path) as cached:
@@ -269,10 +270,9 @@ class TruncatedNormal:
 
 
 class Standardize(nn.Module):
-    """(obs - mean) / std with the demos' statistics, saved with the weights, never trained. Not in
-    the paper: raw coordinates barely resolve 50 placements (BC 2-42% raw, 50-72%: docs/hammer.md, decisions).
-    The std is floored at OBS_STD_FLOOR: features the demos hold constant, like the goal, would
-    blow up wherever RL goes (floor 0.01: BC 16-58%)."""
+    """(obs - mean) / std, the demos' statistics, saved with the weights, never trained. Not in the paper:
+    raw coordinates barely resolve 50 placements (BC 2-42% raw, 50-72%: docs/hammer.md, decisions). Its std
+    is floored at OBS_STD_FLOOR: features the demos hold constant would blow up (0.01: BC 16-58%)."""
 
     def __init__(self, obs_size: int, mean: torch.Tensor | None, std: torch.Tensor | None):
         super().__init__()
@@ -508,6 +508,9 @@ def train(args: Args) -> dict:
         if "optimizer" not in checkpoint:
             raise ValueError(f"--resume: {args.resume} holds only a policy; evaluate it with --eval-only")
         args = saved_args(checkpoint, resume=args.resume, run_dir=str(find_checkpoint(args.resume).parent))
+    demos = load_or_generate_demos(args)  # first: the default time limit comes from them
+    if args.max_episode_steps is None:  # twice the expert's longest demo: time for BC to fumble and retry
+        args = replace(args, max_episode_steps=min(MAX_PATH_LENGTH, 2 * int(demos["episode_lengths"].max())))
     run_path = Path(args.run_dir or f"runs/{SCRIPT}__seed{args.seed}__{int(time.time())}")
     # purge_step: after a crash, drop any point logged past the checkpoint (no duplicates).
     writer = SummaryWriter(str(run_path), purge_step=checkpoint["global_step"] + 1 if checkpoint else None)
@@ -521,7 +524,6 @@ def train(args: Args) -> dict:
     envs = ParallelEnvs(args, args.num_envs)  # started first: the workers load while BC trains
 
     # ---- Phase 1: behaviour cloning on the scripted expert's demos.
-    demos = load_or_generate_demos(args)
     demo_obs, demo_actions = torch.as_tensor(demos["obs"]), torch.as_tensor(demos["actions"])
     T, N, O, A = args.num_steps, args.num_envs, demo_obs.shape[1], demo_actions.shape[1]
     obs_mean, obs_std = demo_obs.mean(0), demo_obs.std(0).clamp_min(OBS_STD_FLOOR)  # (O,) each
@@ -529,8 +531,8 @@ def train(args: Args) -> dict:
     critic = Critic(O, args.hidden_size, obs_mean, obs_std)
     if checkpoint is None:
         final_bc_loss = behaviour_cloning(actor, demos, args, writer)
-        print(f"[bc]   {len(demos['episode_lengths'])} demos, {len(demo_obs)} transitions, "
-              f"{args.bc_steps} steps: BC loss {final_bc_loss:.3f} ({time.time() - start_time:.0f} s)")
+        print(f"[bc]   {len(demo_obs)} demo transitions, {args.bc_steps} steps: BC loss {final_bc_loss:.3f}; "
+              f"time limit {args.max_episode_steps} steps ({time.time() - start_time:.0f} s)")
     actor.min_std = max(args.min_std, 1e-5)  # exploration for RL; the reference gets the same floor
     ref_actor = make_reference_policy(actor)
     nets = {"actor": actor, "critic": critic, "reference": ref_actor}  # what a checkpoint saves
@@ -750,7 +752,7 @@ def validate(args: Args) -> None:
         (("gamma",), lambda v: 0 < v <= 1, "in (0, 1]"),
         (("gae_lambda",), lambda v: 0 <= v <= 1, "in [0, 1]"),
         (("min_std",), lambda v: 0 <= v < 1, "in [0, 1)"),
-        (("max_episode_steps",), lambda v: 1 <= v <= 500, "in [1, 500], Meta-World's own limit"),
+        (("max_episode_steps",), lambda v: v is None or 1 <= v <= 500, "in [1, 500], Meta-World's own limit"),
     ]:
         for name in names:
             if not holds(getattr(args, name)):

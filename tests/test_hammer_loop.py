@@ -213,6 +213,27 @@ def test_train_floors_the_actor_and_the_reference_and_penalises_kl_to_the_refere
         assert reference(torch.randn(1000, O)).std.min() < 0.95
 
 
+@pytest.mark.parametrize("lengths, flags, limit", [
+    ([40, 57, 45], [], 114),  # twice the longest demo, 2 x 57
+    ([260, 70], [], 500),  # 2 x 260 = 520 is past Meta-World's own limit
+    ([40, 57, 45], ["--max-episode-steps", "90"], 90),  # given: kept
+])
+def test_the_default_time_limit_is_twice_the_longest_demo(stubbed, monkeypatch, lengths, flags, limit):
+    demos = hammer.load_or_generate_demos(None)  # the fixture's stub demos, with these episode lengths
+    demos = {**demos, "episode_lengths": np.array(lengths)}
+    monkeypatch.setattr(hammer, "load_or_generate_demos", lambda args: demos)
+    seen, make_envs = [], StubEnvs.__init__
+
+    def recording(self, args, num_envs):
+        seen.append(args.max_episode_steps)
+        make_envs(self, args, num_envs)
+
+    monkeypatch.setattr(StubEnvs, "__init__", recording)
+    hammer.train(stub_args(stubbed / "run", *flags))
+    assert seen == [limit]  # what the envs were made with...
+    assert hammer.load_checkpoint(stubbed / "run")["args"]["max_episode_steps"] == limit  # resume reads it
+
+
 def test_the_update_penalises_kl_from_the_policy_to_the_reference_not_the_reverse():
     # Actor and reference differ in mean and in std, so the two directions of the KL differ:
     # per dimension, KL(p || q) = log(s_q / s_p) + (s_p^2 + (m_p - m_q)^2) / (2 s_q^2) - 1/2.
