@@ -68,7 +68,8 @@ def main() -> None:
                 axis.axhline(successes[0], color=f"C{colour}", ls=":", lw=1)
             at = {mark: next((f"{s:.2f}" for step, s in rows if step >= mark), "-")  # first eval from there
                   for mark in (100_000, 300_000)}
-            first = next((f"{step / 1000:.0f}k" for step, s in rows if s >= 0.9), "never")
+            first = next((f"{step / 1000:.0f}k" if step else "0 (BC)" for step, s in rows if s >= 0.9),
+                         "never")
             print((f"| {name} " if named else "")
                   + f"| {summary['seed']} | {successes[0]:.2f} | {at[100_000]} | {at[300_000]} "
                   f"| {successes[-1]:.2f} | {max(successes):.2f} | {first} "
@@ -83,6 +84,7 @@ def main() -> None:
             bottom.tick_params(labelbottom=True)
             bottom.set_xlabel("env steps (RL)")
         axes[0, 0].set_ylim(-0.02, 1.02)
+        axes[0, 0].xaxis.set_major_formatter(lambda x, _: f"{x / 1000:.0f}k")  # shared by all panels
         axes[0, 0].legend(loc="lower right", fontsize="x-small")
         figure.suptitle("BC (step 0, dotted), then PPO + reverse KL, per task")
         figure.tight_layout()
