@@ -22,9 +22,8 @@ success, standardised inputs, the exact KL, and a floor on the actor's std for R
 Dimensions in the shape comments:
     T  steps per rollout (args.num_steps)      N  parallel environments (args.num_envs)
     M  real transitions in a rollout (T * N minus the autoreset rows)    n  one worker's environments
-    B  transitions in a minibatch (args.minibatch_size; the last one may be smaller)
+    B  transitions in a minibatch (args.minibatch_size; the last one may be smaller)    D  demo transitions
     O  observation size (39 for Meta-World)    A  action size (4: x, y, z hand motion, gripper)
-    D  demonstration transitions
 """
 
 import contextlib
@@ -85,6 +84,8 @@ class Args:
     """T, steps per environment in one rollout, which is then reused for several epochs"""
     learning_rate: float = 1e-4
     """PPO's Adam step size (alpha); floored std: 1e-4 beat 3e-5 (docs/hammer.md, std floor); 3e-5 to 3e-4"""
+    anneal_lr: bool = True
+    """alpha falls linearly to 0 over the run (CleanRL): late updates eroded a solved task (docs/hammer.md)"""
     gamma: float = 0.99
     """discount factor (gamma) in (0, 1]; 0.99 looks ~100 steps ahead, about one episode here"""
     gae_lambda: float = 0.95
@@ -473,9 +474,8 @@ def ppo_update(actor: Actor, critic: Critic, ref_actor: Actor, optimizer: torch.
             # runs the actor's, the same numbers as one thread (retain_graph: both cross the graph's top).
             values = CRITIC_THREAD.submit(critic, batch["obs"][mb])  # (B,), when .result()
             dist = actor(batch["obs"][mb])
-            exact_kl = None  # the sampled estimate, inside ppo_kl_loss
-            if args.kl_estimator == "analytic":  # (B,) KL(pi_new(.|s) || pi_ref(.|s)), closed form
-                exact_kl = gaussian_kl(dist, TruncatedNormal(ref_dist.mean[mb], ref_dist.std[mb]))
+            exact_kl = (gaussian_kl(dist, TruncatedNormal(ref_dist.mean[mb], ref_dist.std[mb]))  # (B,) exact
+                        if args.kl_estimator == "analytic" else None)  # None: ppo_kl_loss samples it
             loss, parts = ppo_kl_loss(
                 dist.log_prob(batch["actions"][mb]), batch["log_probs"][mb], ref_log_probs[mb],
                 batch["advantages"][mb], values.result(), batch["returns"][mb], dist.entropy(),
@@ -599,13 +599,15 @@ def train(args: Args) -> dict:
                 with torch.no_grad():  # the std this rollout explored with, for the log
                     actor_std = actor(batch["obs"]).std.mean().item()
                 update_start = time.time()
+                fraction = 1 - (iteration - 1) / num_iterations if args.anneal_lr else 1.0  # 1, ..., 1 / K
+                optimizer.param_groups[0]["lr"] = learning_rate = fraction * args.learning_rate
                 logged = ppo_update(actor, critic, ref_actor, optimizer, batch, args, global_step)
                 update_seconds = time.time() - update_start
 
                 # ---- Logging, with CleanRL's tags where one exists.
                 sps = (global_step - start_step) / (time.time() - rl_start)  # evaluations included
-                scalars = {**{f"losses/{key}": value for key, value in logged.items()},
-                           "charts/actor_std": actor_std, "charts/SPS": sps}
+                scalars = {**{f"losses/{key}": value for key, value in logged.items()}, "charts/SPS": sps,
+                           "charts/actor_std": actor_std, "charts/learning_rate": learning_rate}
                 b_returns, b_values = returns[valid], values[:-1][valid]  # (M,), (M,)
                 if b_returns.var() > 0:  # undefined while every return is the same (no success yet)
                     scalars["losses/explained_variance"] = 1 - ((b_returns - b_values).var()
@@ -726,8 +728,7 @@ class ParallelEnvs(contextlib.AbstractContextManager):
                 torch.cat([next_obs for _, next_obs in replies]))
 
     def evaluate(self, actor: nn.Module, num_episodes: int) -> tuple[float, float, float]:
-        """Mean-action episodes from placements 0..num_episodes-1, spread over the workers.
-        Returns (success rate, unguarded success rate (Meta-World's own), mean episode length)."""
+        """Mean-action episodes from placements 0..num_episodes-1: success, unguarded success, mean length."""
         w = len(self.conns)  # each worker gets a pickled copy of the actor, and every w-th placement
         replies = self._ask([("evaluate", (actor, list(range(i, num_episodes, w)))) for i in range(w)])
         return tuple(float(np.mean(column)) for column in zip(*sum(replies, [])))
@@ -782,8 +783,7 @@ def find_checkpoint(path: str | Path) -> Path:
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    """Write to a temporary file, then rename: a crash mid-write never leaves a
-    broken file in place of the last good checkpoint (os.replace is atomic)."""
+    """Write a temporary file, then rename it (atomic): a crash mid-write never breaks the last checkpoint."""
     torch.save(state, path.with_name(path.name + ".tmp"))
     os.replace(path.with_name(path.name + ".tmp"), path)
 

@@ -304,6 +304,25 @@ def test_one_step_per_epoch_clips_the_accumulated_gradient():
 
 
 # ---- Resume: the restored state is the saved one, and the run goes on exactly as if never stopped.
+@pytest.mark.parametrize("flags, fractions", [
+    ([], [1, 5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6]),  # 96 steps = 6 rollouts of 16: alpha (1 - (k - 1) / 6)
+    (["--no-anneal-lr"], [1, 1, 1, 1, 1, 1]),
+])
+def test_the_step_size_falls_linearly_to_zero_over_the_run(stubbed, monkeypatch, flags, fractions):
+    seen = []
+    original = hammer.ppo_update
+
+    def recording(actor, critic, ref_actor, optimizer, batch, args, step=0):
+        seen.append(optimizer.param_groups[0]["lr"])
+        return original(actor, critic, ref_actor, optimizer, batch, args, step)
+
+    monkeypatch.setattr(hammer, "ppo_update", recording)
+    hammer.train(stub_args(stubbed / "run", *flags))  # --learning-rate 1e-3
+    assert seen == pytest.approx([1e-3 * fraction for fraction in fractions])
+    logged = [value for _, value in read_scalars(stubbed / "run")["charts/learning_rate"]]
+    assert logged == pytest.approx(seen)  # TensorBoard shows the step size each update used
+
+
 def test_a_resumed_run_continues_exactly_where_it_stopped(stubbed, monkeypatch):
     hammer.train(stub_args(stubbed / "whole"))
     whole = hammer.load_checkpoint(stubbed / "whole")
