@@ -663,8 +663,8 @@ def test_missing_metaworld_says_what_to_install(tmp_path):
 def test_rl_beats_the_bc_policy_on_a_reduced_budget(tmp_path):
     """~100k steps (2-3 minutes): the eval success ends clearly above the BC level.
 
-    Seed 1: its BC policy scores 0.58, and PPO reached 1.00 at the first evaluation
-    (53k steps) of its 1M-step run with a constant step size (docs/hammer.md, MT10).
+    Seed 1 with the defaults: its BC policy scored 0.58, and PPO reached 1.00
+    at the first evaluation (53k steps) of its 1M-step run (docs/hammer.md, MT10).
     """
     import json
 
