@@ -475,7 +475,7 @@ def ppo_update(actor: Actor, critic: Critic, ref_actor: Actor, optimizer: torch.
             values = CRITIC_THREAD.submit(critic, batch["obs"][mb])  # (B,), when .result()
             dist = actor(batch["obs"][mb])
             exact_kl = (gaussian_kl(dist, TruncatedNormal(ref_dist.mean[mb], ref_dist.std[mb]))  # (B,) exact
-                        if args.kl_estimator == "analytic" else None)  # None: ppo_kl_loss samples it
+                        if args.kl_estimator == "analytic" else None)  # KL(pi || pi_ref); None: sampled there
             loss, parts = ppo_kl_loss(
                 dist.log_prob(batch["actions"][mb]), batch["log_probs"][mb], ref_log_probs[mb],
                 batch["advantages"][mb], values.result(), batch["returns"][mb], dist.entropy(),
