@@ -289,6 +289,12 @@ def run_one(arguments: list[str], run_dir: str, cwd: str) -> dict:
     return {"returncode": process.returncode, "stderr_tail": list(tail), "seconds": time.time() - started}
 
 
+def as_given(run_dir: Path) -> str:
+    """--run-dir for the script, which runs from the repository root: relative to it when inside it,
+    so that what the run writes (summary.json) can be committed without naming a machine's paths."""
+    return str(run_dir.relative_to(ROOT) if run_dir.is_relative_to(ROOT) else run_dir)
+
+
 def run_all(todo: list[dict], flags: dict, passthrough: list[str], script: str) -> list[dict]:
     """Every run of `todo` as a Ray task; returns the failed ones. Ctrl-C: stop them all, exit 130."""
     import ray
@@ -297,7 +303,7 @@ def run_all(todo: list[dict], flags: dict, passthrough: list[str], script: str) 
     remote = ray.remote(run_one)
     tasks = {}
     for run in todo:
-        arguments = [script, "--seed", str(run["seed"]), "--run-dir", str(run["dir"]),
+        arguments = [script, "--seed", str(run["seed"]), "--run-dir", as_given(run["dir"]),
                      *setting_arguments(run["setting"], flags), *passthrough, *run["resume"]]
         cpus = min(run["cpus"], largest)
         tasks[remote.options(num_cpus=cpus).remote(arguments, str(run["dir"]), str(ROOT))] = run

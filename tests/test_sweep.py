@@ -146,6 +146,11 @@ def test_cpus_per_run():
     assert sweep.cpus_per_run([("num-workers", "3")], ["--num-workers", "1"], hammer) == 4  # the grid wins
 
 
+def test_a_run_dir_inside_the_repository_is_given_relative_to_it(tmp_path):
+    assert sweep.as_given(ROOT / "benchmarks" / "results" / "t" / "seed1") == "benchmarks/results/t/seed1"
+    assert sweep.as_given(tmp_path / "seed1") == str(tmp_path / "seed1")  # elsewhere: as it is
+
+
 def test_an_unfinished_run_resumes_or_starts_afresh(tmp_path):
     hammer, cartpole = {"resume": (str, None)}, {"num-envs": (int, 64)}
     assert sweep.prepare(tmp_path / "seed1", cartpole) == []  # never started: nothing to do
