@@ -301,8 +301,8 @@ class Actor(nn.Module):
     def forward(self, obs: torch.Tensor) -> TruncatedNormal:
         features = self.trunk(obs)  # (..., hidden)
         mean = torch.tanh(self.mean_head(features))  # (..., A), inside the action box
-        # Below the floor the std is constant (no gradient): it rises only where the head exceeds it.
-        std = self.log_std_head(features).exp().clamp(self.min_std, 1.0)  # (..., A)
+        # No gradient outside [floor, 1]; capped before exp(), whose inf would make it 0 * inf = NaN (tested)
+        std = self.log_std_head(features).clamp(max=0.0).exp().clamp(min=self.min_std)  # (..., A)
         return TruncatedNormal(mean, std)
 
 

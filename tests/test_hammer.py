@@ -86,6 +86,22 @@ def test_the_std_floor_on_hand_worked_numbers():
     assert actor.log_std_head.bias.grad.tolist() == pytest.approx([0.0, 0.0, 0.9, 0.0])
 
 
+def test_a_log_std_head_far_above_the_cap_gives_zero_gradients_not_nan():
+    # basketball-v3 seed 1 stopped at 397k steps on a NaN gradient norm from a finite loss: a head output
+    # above log(float32 max) ~ 88.7 makes exp() inf, and the cap's zero gradient times inf is NaN.
+    actor = constant_actor([0.0] * 4, [0.3] * 4)
+    with torch.no_grad():
+        actor.log_std_head.bias.copy_(torch.tensor([100.0, -100.0, 0.5, math.log(0.3)]))
+    actor.min_std = 0.2
+    dist = actor(torch.zeros(3, 39))
+    torch.testing.assert_close(dist.std[0], torch.tensor([1.0, 0.2, 1.0, 0.3]))  # the cap, the floor
+    (dist.log_prob(torch.full((3, 4), 0.1)).sum() + dist.entropy().sum()).backward()
+    grads = torch.cat([p.grad.flatten() for p in actor.parameters() if p.grad is not None])
+    assert torch.isfinite(grads).all()
+    # Only the free dimension's head moves: d/db of [log N(0.1; 0, e^b) + H] = z^2 - 1 + 1 = z^2 per obs
+    assert actor.log_std_head.bias.grad.tolist() == pytest.approx([0.0, 0.0, 0.0, 3 * (0.1 / 0.3) ** 2])
+
+
 def test_the_floor_softens_the_kl_to_bc():
     # BC's std 0.02 in every dimension; RL moves the mean by 0.05 in one of them.
     # Unfloored: KL = (0.05 / 0.02)^2 / 2 = 3.125 nats. Floored at 0.1 on both
