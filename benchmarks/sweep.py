@@ -346,7 +346,7 @@ def prepare(run_dir: Path, flags: dict) -> list[str]:
     if not run_dir.exists():
         return []
     if "resume" in flags and (run_dir / "checkpoint.pt").exists():
-        return ["--resume", str(run_dir)]
+        return ["--resume", as_given(run_dir)]  # as --run-dir is: summary.json keeps no machine path
     aside = run_dir.with_name(run_dir.name + ".unfinished")
     shutil.rmtree(aside, ignore_errors=True)
     run_dir.rename(aside)

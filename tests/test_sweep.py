@@ -151,13 +151,15 @@ def test_a_run_dir_inside_the_repository_is_given_relative_to_it(tmp_path):
     assert sweep.as_given(tmp_path / "seed1") == str(tmp_path / "seed1")  # elsewhere: as it is
 
 
-def test_an_unfinished_run_resumes_or_starts_afresh(tmp_path):
+def test_an_unfinished_run_resumes_or_starts_afresh(tmp_path, monkeypatch):
     hammer, cartpole = {"resume": (str, None)}, {"num-envs": (int, 64)}
     assert sweep.prepare(tmp_path / "seed1", cartpole) == []  # never started: nothing to do
     interrupted = tmp_path / "seed2"  # the hammer stopped by Ctrl-C: its checkpoint is continued
     interrupted.mkdir()
     (interrupted / "checkpoint.pt").write_text("")
     assert sweep.prepare(interrupted, hammer) == ["--resume", str(interrupted)] and interrupted.exists()
+    monkeypatch.setattr(sweep, "ROOT", tmp_path)  # inside the repository: relative to it, as --run-dir is
+    assert sweep.prepare(interrupted, hammer) == ["--resume", "seed2"]
     for attempt in ("first", "second"):  # anything else starts afresh; the last attempt is kept aside
         failed = tmp_path / "seed3"
         failed.mkdir()
