@@ -373,10 +373,11 @@ def aggregate(runs: list[dict], settings: list, metrics: list[str]) -> list[dict
     return rows
 
 
-def number(x: float) -> str:
+def number(x: float, scale: float) -> str:
+    """x with the decimals that `scale` (its row's largest value) asks for: a row reads in one format."""
     if not np.isfinite(x):
         return "-"
-    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.1f}" if abs(x) >= 10 else f"{x:.3f}"
+    return f"{x:,.0f}" if scale >= 1000 else f"{x:.1f}" if scale >= 10 else f"{x:.3f}"
 
 
 def markdown(rows: list[dict], script: str, seeds_text: str, command: str) -> str:
@@ -389,9 +390,11 @@ def markdown(rows: list[dict], script: str, seeds_text: str, command: str) -> st
     for row in rows:
         seeds = f"{row['runs']}" if row["values"] == row["runs"] else \
             f"{row['values']} of {row['runs']}{' solved' if 'solve' in row['metric'] else ''}"
-        interval = f"[{number(row['ci_low'])}, {number(row['ci_high'])}]" if row["values"] else "-"
-        lines.append(f"| {row['setting']} | {row['metric']} | {seeds} | {number(row['mean'])} "
-                     f"| {number(row['iqm'])} | {interval} |")
+        mean, iqm_, low, high = (row[key] for key in ("mean", "iqm", "ci_low", "ci_high"))
+        scale = max((abs(x) for x in (mean, iqm_, low, high) if np.isfinite(x)), default=0.0)
+        interval = f"[{number(low, scale)}, {number(high, scale)}]" if row["values"] else "-"
+        lines.append(f"| {row['setting']} | {row['metric']} | {seeds} | {number(mean, scale)} "
+                     f"| {number(iqm_, scale)} | {interval} |")
     return "\n".join(lines) + "\n"
 
 

@@ -57,6 +57,16 @@ def test_bootstrap_of_a_constant_is_the_constant():
     assert sweep.bootstrap_ci([3.0]) == (3.0, 3.0)
 
 
+def test_a_row_of_the_table_reads_in_one_format():
+    def row(metric, mean, iqm, low, high):
+        return {"setting": "default", "metric": metric, "runs": 10, "values": 10,
+                "mean": mean, "iqm": iqm, "ci_low": low, "ci_high": high}
+    table = sweep.markdown([row("steps_to_solve", 5325.0, 0.0, 0.0, 15974.0),
+                            row("final_success", 0.948, 0.993, 0.862, 0.998)], "s", "1-10", "c")
+    assert "| steps_to_solve | 10 | 5,325 | 0 | [0, 15,974] |" in table  # not "0.000" beside "5,325"
+    assert "| final_success | 10 | 0.948 | 0.993 | [0.862, 0.998] |" in table
+
+
 def exact_percentile_interval(values: list[float], confidence: float = 0.95) -> tuple[float, float]:
     """The bootstrap distribution of the mean enumerated exactly, for a sample of 0s and 1s: with k
     ones out of n, a resample holds j ones with probability C(n, j) p^j (1 - p)^(n - j), p = k / n.
