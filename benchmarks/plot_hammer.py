@@ -42,6 +42,10 @@ def main() -> None:
         (name, [Path(run) for run in runs]) for name, *runs in args.group]
     if not groups or not all(runs for _, runs in groups):
         parser.error("give run directories, directly or after each --group NAME")
+    for run in (run for _, runs in groups for run in runs):
+        if not (run / "eval_success.csv").exists() or not (run / "summary.json").exists():
+            parser.error(f"{run}: not a finished run (no eval_success.csv and summary.json); "
+                         "a group name with spaces needs quotes")
 
     columns = min(len(groups), 5) if args.panels else 1
     lines = -(-len(groups) // columns) if args.panels else 1  # rows of panels
