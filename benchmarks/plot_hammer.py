@@ -97,6 +97,7 @@ def main() -> None:
         axis.set(xlabel="environment steps (RL phase)", ylabel="eval success (50 episodes, mean action)",
                  ylim=(-0.02, 1.02), title="Meta-World hammer: BC (step 0, dotted), then PPO + reverse KL")
         axis.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")  # outside the curves
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(args.output, dpi=100, bbox_inches="tight")
     print(f"\nwrote {args.output}")
 
