@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: MIT
+# Copyright (c) 2026 the policy-gradients reference authors
 """Proximal Policy Optimization (PPO) with GAE on CartPole-v1, in one file.
 
 Vanilla policy gradient takes one gradient step per rollout, then throws the data away. PPO (Schulman et
@@ -20,6 +22,7 @@ import json
 import sys
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -85,12 +88,10 @@ class Args:
 
 # ==== Environment ============================================================
 def make_envs(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
-    """N copies of the environment, stepped as one.
+    """N copies of the environment, stepped as one; gymnasium 1.x autoresets them in NEXT_STEP mode.
 
-    Gymnasium 1.x autoresets in NEXT_STEP mode: the step that ends an episode returns the true final
-    observation with terminated/truncated set, and the *next* step of that env ignores its action and
-    returns the first observation of a new episode with reward 0. That row is not a transition; the
-    training loop marks it invalid and keeps it out of the loss.
+    The step that ends an episode returns its true final observation; the *next* step of that env ignores
+    its action and returns a new episode's first observation, reward 0: no transition, train() masks it out.
     """
     envs = gym.make_vec(env_id, num_envs=num_envs)  # CartPole: numpy-vectorised; any other: SyncVectorEnv
     observation_space, action_space = envs.single_observation_space, envs.single_action_space
@@ -105,7 +106,6 @@ def make_envs(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
 # ==== Networks ===============================================================
 class Policy(nn.Module):
     """pi(a|s): observation -> hidden ReLU layer -> one logit per action."""
-
     def __init__(self, obs_size: int, num_actions: int, hidden: int):
         super().__init__()
         self.net = nn.Sequential(nn.Linear(obs_size, hidden), nn.ReLU(), nn.Linear(hidden, num_actions))
@@ -116,7 +116,6 @@ class Policy(nn.Module):
 
 class Value(nn.Module):
     """V(s): observation -> hidden ReLU layer -> one number, the expected return."""
-
     def __init__(self, obs_size: int, hidden: int):
         super().__init__()
         self.net = nn.Sequential(nn.Linear(obs_size, hidden), nn.ReLU(), nn.Linear(hidden, 1))
@@ -175,14 +174,10 @@ def ppo_loss(new_log_probs: torch.Tensor, old_log_probs: torch.Tensor, advantage
     entropy_bonus = entropy.mean()
     total = policy_loss + vf_coef * value_loss - ent_coef * entropy_bonus  # PPO paper eq. 9
     with torch.no_grad():  # diagnostics (CleanRL's names), no gradient
-        parts = {
-            "policy_loss": policy_loss,
-            "value_loss": value_loss,
-            "entropy": entropy_bonus,
-            "old_approx_kl": (-log_ratio).mean(),  # naive KL(old || new) estimate
-            "approx_kl": ((ratio - 1) - log_ratio).mean(),  # unbiased, always >= 0 (Schulman's k3)
-            "clipfrac": ((ratio - 1).abs() > clip_coef).float().mean(),
-        }
+        parts = {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy_bonus,
+                 "old_approx_kl": (-log_ratio).mean(),  # naive KL(old || new) estimate
+                 "approx_kl": ((ratio - 1) - log_ratio).mean(),  # unbiased, always >= 0 (Schulman's k3)
+                 "clipfrac": ((ratio - 1).abs() > clip_coef).float().mean()}
     return total, parts
 
 
@@ -230,9 +225,7 @@ def train(args: Args) -> dict:
                 actions[t] = policy(next_obs).sample()  # (N,)
             next_obs_np, reward, term, trunc, info = envs.step(actions[t].numpy())
             next_obs = torch.as_tensor(next_obs_np, dtype=torch.float32)
-            rewards[t] = torch.as_tensor(reward)
-            terminated[t] = torch.as_tensor(term)
-            truncated[t] = torch.as_tensor(trunc)
+            rewards[t], terminated[t], truncated[t] = map(torch.as_tensor, (reward, term, trunc))  # (N,) each
             next_is_reset = terminated[t] | truncated[t]
             global_step += N
             for i in np.flatnonzero(info.get("_episode", [])):
@@ -303,18 +296,18 @@ def train(args: Args) -> dict:
                "run_dir": writer.log_dir, "final_return": mean_return, "steps_to_solve": steps_to_solve,
                "seconds_to_solve": seconds_to_solve, "eval_mean_return": float(np.mean(eval_returns)),
                "lowest_after_solve": min(after_solve, default=None)}
-    with open(f"{writer.log_dir}/summary.json", "w") as file:  # what benchmarks/sweep.py reads back
-        json.dump(summary, file, indent=2)
+    Path(writer.log_dir, "summary.json").write_text(json.dumps(summary, indent=2))  # for benchmarks/sweep.py
     return summary
 
 
 # ==== Plumbing: argument checks, evaluation and video ========================
 def validate(args: Args) -> None:
-    """Stop at once, naming the argument, on what would otherwise fail deep inside torch."""
+    """Stop at once, naming the argument, on what would fail deep inside torch, learn nothing or mix runs."""
+    run_dir = Path(args.run_dir or "runs")  # the default is a new directory inside runs/
     for holds, message in [
+        (args.seed >= 0, f"--seed must be >= 0 (got {args.seed})"),
         (args.num_envs >= 1 and args.num_steps >= 1, "--num-envs and --num-steps must be at least 1"),
-        (args.total_steps >= args.num_envs * args.num_steps,
-         f"--total-steps must be at least --num-envs x --num-steps = {args.num_envs * args.num_steps}"),
+        (args.total_steps >= args.num_envs * args.num_steps, "--total-steps < --num-envs x --num-steps"),
         (args.learning_rate > 0, f"--learning-rate must be > 0 (got {args.learning_rate})"),
         (0 < args.gamma <= 1, f"--gamma must be in (0, 1] (got {args.gamma})"),
         (0 <= args.gae_lambda <= 1, f"--gae-lambda must be in [0, 1] (got {args.gae_lambda})"),
@@ -322,6 +315,13 @@ def validate(args: Args) -> None:
         (args.num_minibatches >= 1, f"--num-minibatches must be at least 1 (got {args.num_minibatches})"),
         (args.clip_coef > 0, f"--clip-coef must be > 0 (got {args.clip_coef})"),
         (args.anneal_steps is None or args.anneal_steps > 0, "--anneal-steps must be > 0, or None"),
+        (args.vf_coef >= 0, f"--vf-coef must be >= 0 (got {args.vf_coef})"),
+        (args.max_grad_norm > 0, f"--max-grad-norm must be > 0 (got {args.max_grad_norm})"),
+        (args.target_kl is None or args.target_kl >= 0, "--target-kl must be >= 0, or None"),
+        (args.hidden_size >= 1, f"--hidden-size must be at least 1 (got {args.hidden_size})"),
+        (not any(path.is_file() for path in [run_dir, *run_dir.parents]), "--run-dir is a file or in one"),
+        (not args.run_dir or not [*run_dir.glob("events.out.tfevents.*"), *run_dir.glob("summary.json")],
+         f"--run-dir {run_dir} already holds a run: choose another --run-dir"),
     ]:
         if not holds:
             raise ValueError(message)

@@ -133,6 +133,11 @@ BAD_ARGS = [
     (["--learning-rate", "-1e-3"], "--learning-rate"),
     (["--gamma", "0"], "--gamma"),
     (["--gamma", "1.5"], "--gamma"),
+    (["--hidden-size", "0"], "--hidden-size"),  # ran to the end before, learning nothing
+    (["--seed", "-1"], "--seed"),  # numpy's unnamed error before, after the run directory was made
+]
+VPG_BAD_ARGS = [
+    (["--value-steps", "-1"], "--value-steps"),
 ]
 PPO_BAD_ARGS = [
     (["--num-minibatches", "0"], "--num-minibatches"),
@@ -141,6 +146,10 @@ PPO_BAD_ARGS = [
     (["--anneal-steps", "0"], "--anneal-steps"),
     (["--gae-lambda", "1.5"], "--gae-lambda"),
     (["--gae-lambda", "-0.1"], "--gae-lambda"),
+    (["--target-kl", "-1"], "--target-kl"),
+    (["--max-grad-norm", "0"], "--max-grad-norm"),  # every gradient scaled to 0: nothing learnt
+    (["--max-grad-norm", "-1"], "--max-grad-norm"),  # every gradient flipped: the loss climbs
+    (["--vf-coef", "-1"], "--vf-coef"),  # the critic pushed away from the returns
 ]
 
 
@@ -155,13 +164,45 @@ def test_bad_arguments_are_named(module, argv, flag):
     module.validate(tyro.cli(module.Args, args=[]))  # the defaults pass
 
 
-@pytest.mark.parametrize("argv, flag", PPO_BAD_ARGS)
-def test_ppo_bad_arguments_are_named(argv, flag):
+@pytest.mark.parametrize("module, argv, flag", [(vpg_cartpole, *case) for case in VPG_BAD_ARGS]
+                         + [(ppo_cartpole, *case) for case in PPO_BAD_ARGS])
+def test_own_bad_arguments_are_named(module, argv, flag):
     import tyro
 
-    args = tyro.cli(ppo_cartpole.Args, args=argv)
+    args = tyro.cli(module.Args, args=argv)
     with pytest.raises(ValueError, match=flag):
-        ppo_cartpole.validate(args)
+        module.validate(args)
+
+
+@pytest.mark.parametrize("module, argv", [
+    (reinforce_cartpole, ["--seed", "0", "--hidden-size", "1"]),
+    (vpg_cartpole, ["--value-steps", "0"]),  # documented: the joint step only
+    (ppo_cartpole, ["--target-kl", "0", "--vf-coef", "0"]),  # 0: one epoch per update; no critic loss
+])
+def test_the_edges_of_the_ranges_pass(module, argv):
+    import tyro
+
+    module.validate(tyro.cli(module.Args, args=argv))
+
+
+@pytest.mark.parametrize("module", MODULES, ids=IDS)
+def test_a_run_dir_that_cannot_take_a_new_run_is_named(module, tmp_path):
+    (tmp_path / "a_file").write_text("not a directory")
+    (tmp_path / "logged").mkdir()  # a run under way or stopped: its TensorBoard file, no summary yet
+    (tmp_path / "logged" / "events.out.tfevents.1796600000.host.123.0").write_bytes(b"")
+    (tmp_path / "finished").mkdir()
+    (tmp_path / "finished" / "summary.json").write_text("{}")
+    for run_dir, expected in [("a_file", "--run-dir"), ("a_file/run", "--run-dir"),
+                              ("logged", "--run-dir .*logged already holds a run"),
+                              ("finished", "--run-dir .*finished already holds a run")]:
+        with pytest.raises(ValueError, match=expected):
+            module.validate(module.Args(run_dir=str(tmp_path / run_dir)))
+    # taken: a new path, an empty directory, and one holding only what benchmarks/sweep.py writes first
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "swept").mkdir()
+    (tmp_path / "swept" / "stdout.log").write_text("")
+    for run_dir in ["new/run", "empty", "swept"]:
+        module.validate(module.Args(run_dir=str(tmp_path / run_dir)))
 
 
 @pytest.mark.parametrize("script, argv, expected", [
@@ -172,6 +213,10 @@ def test_ppo_bad_arguments_are_named(argv, flag):
     ("ppo_cartpole.py", ["--env-id", "Pendulum-v1"], "--env-id Pendulum-v1: the action space Box(-2.0, 2.0"),
     ("reinforce_cartpole.py", ["--env-id", "Pendulum-v1"], "action space Box"),
     ("vpg_cartpole.py", ["--env-id", "NoSuchEnv-v0"], "NoSuchEnv"),  # gymnasium's own error, one line
+    *[(script, ["--hidden-size", "0"], "--hidden-size") for script in SCRIPTS],
+    *[(script, ["--seed", "-1"], "--seed") for script in SCRIPTS],
+    ("vpg_cartpole.py", ["--value-steps", "-1"], "--value-steps"),
+    ("ppo_cartpole.py", ["--target-kl", "-1"], "--target-kl"),
 ])
 def test_bad_input_on_the_command_line(script, argv, expected, tmp_path):
     result = run_script(script, *argv, "--run-dir", str(tmp_path / "run"))
@@ -180,6 +225,37 @@ def test_bad_input_on_the_command_line(script, argv, expected, tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("error: ")
     assert "Traceback" not in result.stderr
     assert not list(tmp_path.iterdir()), "a run directory was created before the error"
+
+
+def files_and_times(directory):
+    """{name: (size, modification time in ns)} of every file under `directory`."""
+    return {str(path.relative_to(directory)): (path.stat().st_size, path.stat().st_mtime_ns)
+            for path in sorted(directory.rglob("*"))}
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_a_run_dir_in_a_file_is_refused(script, tmp_path):
+    (tmp_path / "a_file").write_text("not a directory")
+    for run_dir in [tmp_path / "a_file", tmp_path / "a_file" / "run"]:  # a traceback each, before
+        result = run_script(script, *TINY, "--run-dir", str(run_dir))
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith("error: --run-dir") and len(result.stderr.strip().splitlines()) == 1
+    assert [path.name for path in tmp_path.iterdir()] == ["a_file"]
+    assert (tmp_path / "a_file").read_text() == "not a directory"
+
+
+@pytest.mark.parametrize("module", MODULES, ids=IDS)
+def test_a_finished_run_is_not_run_over(module, tmp_path):
+    # Before: the second run added its own TensorBoard file beside the first's and wrote over summary.json.
+    run_dir = tmp_path / "run"
+    module.train(module.Args(num_envs=8, num_steps=32, total_steps=1024, run_dir=str(run_dir),
+                             save_model=True))
+    before = files_and_times(run_dir)
+    assert {"summary.json", "model.pt"} <= set(before) and any(".tfevents." in name for name in before)
+    result = run_script(f"{module.__name__}.py", *TINY, "--run-dir", str(run_dir), "--save-model")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f"error: --run-dir {run_dir} already holds a run: choose another --run-dir\n"
+    assert files_and_times(run_dir) == before, "a file of the finished run was changed or added"
 
 
 def test_ppo_runs_acrobot_with_its_sizes(tmp_path):
