@@ -13,8 +13,7 @@ it by chance (docs/hammer.md, ablation), so the script works in two phases:
    KL divergence KL(pi || pi_ref) to a frozen copy of the BC policy, so the
    policy improves where the reward says so without forgetting the demos.
 
-Four departures from that design, each measured in docs/hammer.md: a guarded
-success, standardised inputs, the exact KL, and a floor on the actor's std for RL.
+Departures, each measured in docs/hammer.md: a guarded success, standardised inputs, exact KL, a std floor.
 
     python ppo_hammer_bc_kl.py --total-steps 1000000   # the whole experiment (--help: every argument)
     tensorboard --logdir runs                          # watch the curves
@@ -37,10 +36,8 @@ import sys
 import time
 import traceback
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Literal
 
 import gymnasium as gym
 import numpy as np
@@ -59,8 +56,8 @@ except Exception as error:
 SCRIPT = Path(__file__).stem
 LOG_2PI = float(np.log(2 * np.pi))
 MAX_PATH_LENGTH = 500  # Meta-World's own time limit, within which the demos are made (--max-episode-steps)
+HELDOUT_SEED_OFFSET = 1000  # a last evaluation runs on the placements of seed + this, never trained on
 OBS_STD_FLOOR = 0.2  # smallest std used to standardise an observation feature (see Standardize)
-CRITIC_THREAD = ThreadPoolExecutor(max_workers=1)  # the critic's half of each update (ppo_update)
 
 
 # ==== Arguments ================================================================
@@ -94,9 +91,6 @@ class Args:
     """K, passes over each rollout (PPO paper, Algorithm 1); 3-10"""
     minibatch_size: int = 512
     """B, transitions per minibatch; at most num_envs * num_steps; 64-1024"""
-    optimizer_step: Literal["epoch", "minibatch"] = "minibatch"
-    """'minibatch': an Adam step per minibatch (PPO paper, CleanRL); 'epoch': one per epoch on
-    the accumulated gradient (the reference homework's design; learned slower: docs/hammer.md, decisions)"""
     clip_coef: float = 0.2
     """epsilon, the clip range of the probability ratio (PPO paper eq. 7); 0.1-0.3"""
     value_coef: float = 0.5
@@ -107,9 +101,6 @@ class Args:
     """beta, weight of KL(pi || pi_ref), the pull to the BC policy; 0.1 held back weak BCs (docs/hammer.md)"""
     max_grad_norm: float = 1.0
     """clip the global gradient norm to this before each Adam step (not in the paper); 0.5-1"""
-    kl_estimator: Literal["analytic", "sampled"] = "analytic"
-    """'analytic': the exact KL between the two normals at each state; 'sampled': the reference
-    homework's mean(ratio * (log pi - log pi_ref)): it blew up and wrecked a run (docs/hammer.md, exact KL)"""
     min_std: float = 0.2
     """floor on the actor's std for RL, in the actor and the BC reference alike: BC's own std
     (~0.02) barely explores and makes every move a huge KL (docs/hammer.md, std floor); 0.1-0.3"""
@@ -120,7 +111,7 @@ class Args:
     demo_noise: float = 0.1
     """std of noise on the expert's *executed* action (labels stay clean): states off its path; 0-0.3"""
     bc_steps: int = 3000
-    """Adam steps of behaviour cloning (about 10 s); 0 skips BC (PPO from scratch)"""
+    """Adam steps of behaviour cloning (about 10 s); 0: none (PPO from scratch if --reverse-kl-coef 0 too)"""
     bc_batch_size: int = 256
     """demo transitions per BC step, drawn at random"""
     bc_learning_rate: float = 1e-3
@@ -134,7 +125,7 @@ class Args:
     run_dir: str | None = None
     """this run's logs, checkpoints and eval curve; default runs/<script>__seed<seed>__<time>"""
     resume: str | None = None
-    """continue a run (its directory or a checkpoint) with its own arguments; envs start new episodes"""
+    """continue a run (its directory or checkpoint) with its arguments; a larger --total-steps extends it"""
     eval_only: bool = False
     """with --resume: evaluate the saved policy for --eval-episodes episodes and exit"""
     capture_video: bool = False
@@ -201,28 +192,27 @@ def generate_demos(args: Args) -> dict[str, np.ndarray]:
     expert = ENV_POLICY_MAP[args.env_name]()
     rng = np.random.default_rng(args.seed)
     env = make_env(args, env_seed=args.seed + 10_000)  # + 10_000: not a training env's seed
-    all_obs, all_actions, lengths, attempts = [], [], [], 0
+    transitions, lengths, attempts = [], [], 0  # (obs, expert action) of the successful episodes
     while len(lengths) < args.num_demos:
         attempts += 1
         if attempts > 10 * args.num_demos:
             raise ValueError(f"the scripted expert succeeded in only {len(lengths)} of {attempts - 1} "
                              f"episodes; lower --demo-noise or raise --max-episode-steps")
         obs, _ = env.reset()
-        episode_obs, episode_actions, done = [], [], False
+        episode, done = [], False
         while not done:
             with warnings.catch_warnings():  # "Constant(s) may be too high": we clip below
                 warnings.simplefilter("ignore")
                 action = np.clip(expert.get_action(obs), -1.0, 1.0)
-            episode_obs.append(obs)
-            episode_actions.append(action)
+            episode.append((obs, action))
             noise = args.demo_noise * rng.standard_normal(action.shape)
             obs, reward, terminated, truncated, _ = env.step(np.clip(action + noise, -1.0, 1.0))
             done = terminated or truncated
         if reward > 0:  # success; a failed episode is not a demonstration
-            all_obs += episode_obs
-            all_actions += episode_actions
-            lengths.append(len(episode_obs))
+            transitions += episode
+            lengths.append(len(episode))
     env.close()
+    all_obs, all_actions = zip(*transitions)
     return {"obs": np.array(all_obs, dtype=np.float32),  # (D, O)
             "actions": np.array(all_actions, dtype=np.float32),  # (D, A)
             "episode_lengths": np.array(lengths)}  # (num_demos,)
@@ -350,17 +340,15 @@ def compute_gae(rewards: torch.Tensor, values: torch.Tensor, terminated: torch.T
     return advantages, returns
 
 
-def ppo_kl_loss(new_log_probs: torch.Tensor, old_log_probs: torch.Tensor, ref_log_probs: torch.Tensor,
-                advantages: torch.Tensor, values: torch.Tensor, returns: torch.Tensor,
-                entropy: torch.Tensor, *, clip_coef: float, value_coef: float, entropy_coef: float,
-                reverse_kl_coef: float, exact_kl: torch.Tensor | None = None,
+def ppo_kl_loss(new_log_probs: torch.Tensor, old_log_probs: torch.Tensor, advantages: torch.Tensor,
+                values: torch.Tensor, returns: torch.Tensor, entropy: torch.Tensor, reverse_kl: torch.Tensor,
+                *, clip_coef: float, value_coef: float, entropy_coef: float, reverse_kl_coef: float,
                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The clipped PPO loss plus a reverse-KL penalty toward the reference policy.
 
-    All inputs (B,), for the same actions a (sampled by the old policy): log pi_new(a|s),
-    log pi_old(a|s), log pi_ref(a|s), advantages, V(s), returns, entropy of pi_new(.|s); and
-    optionally exact_kl, KL(pi_new(.|s) || pi_ref(.|s)) in closed form (gaussian_kl), for the penalty.
-    total = policy_loss + c1 * value_loss - c2 * entropy + beta * reverse_kl
+    All inputs (B,), for the same actions a (sampled by the old policy): log pi_new(a|s), log pi_old(a|s),
+    advantages, V(s), returns, entropy of pi_new(.|s), and KL(pi_new(.|s) || pi_ref(.|s)) (gaussian_kl).
+    total = policy_loss + c1 * value_loss - c2 * entropy + beta * mean(reverse_kl)
     Returns (total, parts); the parts, for logging, use CleanRL's definitions.
     """
     log_ratio = new_log_probs - old_log_probs
@@ -371,11 +359,8 @@ def ppo_kl_loss(new_log_probs: torch.Tensor, old_log_probs: torch.Tensor, ref_lo
     policy_loss = -torch.min(unclipped, clipped).mean()
     value_loss = ((values - returns) ** 2).mean()  # PPO paper eq. 9, (V - V_targ)^2
     entropy_mean = entropy.mean()
-    # KL(pi_new || pi_ref) = E_{a ~ pi_new}[log pi_new(a|s) - log pi_ref(a|s)]; our actions
-    # come from pi_old, so weight each by the importance ratio pi_new / pi_old. The reference
-    # is a fixed target: no gradient through its log-probs. exact_kl: the closed form instead.
-    reverse_kl = (ratio * (new_log_probs - ref_log_probs.detach())).mean() if exact_kl is None \
-        else exact_kl.mean()
+    # The exact KL at each state, not a sampled estimate from pi_old's actions (docs/hammer.md, exact KL)
+    reverse_kl = reverse_kl.mean()
     total = (policy_loss + value_coef * value_loss - entropy_coef * entropy_mean
              + reverse_kl_coef * reverse_kl)
     with torch.no_grad():
@@ -406,7 +391,8 @@ def bc_loss(dist: TruncatedNormal, expert_actions: torch.Tensor) -> torch.Tensor
 # ==== Training loop ============================================================
 def behaviour_cloning(actor: Actor, demos: dict[str, np.ndarray], args: Args,
                       writer: SummaryWriter | None = None) -> float:
-    """Fit the actor to the demos for args.bc_steps Adam steps; returns the final BC loss."""
+    """Fit the actor to the demos for args.bc_steps Adam steps; prints and returns the final BC loss."""
+    start_time = time.time()
     demo_obs, demo_actions = torch.as_tensor(demos["obs"]), torch.as_tensor(demos["actions"])  # (D, O/A)
     optimizer = torch.optim.Adam(actor.parameters(), lr=args.bc_learning_rate)
     for step in range(1, args.bc_steps + 1):
@@ -418,7 +404,10 @@ def behaviour_cloning(actor: Actor, demos: dict[str, np.ndarray], args: Args,
         if writer is not None and (step % 100 == 0 or step == args.bc_steps):
             writer.add_scalar("bc/bc_loss", loss.item(), step)  # x axis: BC steps, not env steps
     with torch.no_grad():
-        return bc_loss(actor(demo_obs), demo_actions).item()
+        final_loss = bc_loss(actor(demo_obs), demo_actions).item()
+    print(f"[bc]   {len(demo_obs)} demo transitions, {args.bc_steps} steps: BC loss {final_loss:.3f} "
+          f"({time.time() - start_time:.0f} s); time limit {args.max_episode_steps} steps")
+    return final_loss
 
 
 def collect_rollout(envs: list[gym.Env], actor: Actor, noise: torch.Tensor,
@@ -458,81 +447,64 @@ def ppo_update(actor: Actor, critic: Critic, ref_actor: Actor, optimizer: torch.
                batch: dict[str, torch.Tensor], args: Args, step: int = 0) -> dict[str, float]:
     """K epochs of shuffled minibatches over one rollout's real transitions: obs (M, O), actions (M, A),
     the old log_probs, normalised advantages and returns (M,). Returns the mean loss parts, to log."""
-    with torch.no_grad():
+    with torch.no_grad():  # the reference is a fixed target: no gradient through it
         ref_dist = ref_actor(batch["obs"])  # mean, std (M, A)
-        ref_log_probs = ref_dist.log_prob(batch["actions"])  # (M,) log pi_ref(a|s)
-    actor_parameters, critic_parameters = list(actor.parameters()), list(critic.parameters())
-    parameters = [*actor_parameters, *critic_parameters]
-    M, per_epoch = len(batch["obs"]), args.optimizer_step == "epoch"
-    logged: dict[str, float] = {}
-    optimizer.zero_grad()
+    parameters = [*actor.parameters(), *critic.parameters()]
+    M, logged = len(batch["obs"]), {}
     for _ in range(args.update_epochs):
         permutation = torch.randperm(M)  # (M,)
         for start in range(0, M, args.minibatch_size):
             mb = permutation[start:start + args.minibatch_size]  # (B,)
-            # Actor and critic share no parameter: a second thread runs the critic's passes while this one
-            # runs the actor's, the same numbers as one thread (retain_graph: both cross the graph's top).
-            values = CRITIC_THREAD.submit(critic, batch["obs"][mb])  # (B,), when .result()
             dist = actor(batch["obs"][mb])
-            exact_kl = (gaussian_kl(dist, TruncatedNormal(ref_dist.mean[mb], ref_dist.std[mb]))  # (B,) exact
-                        if args.kl_estimator == "analytic" else None)  # KL(pi || pi_ref); None: sampled there
             loss, parts = ppo_kl_loss(
-                dist.log_prob(batch["actions"][mb]), batch["log_probs"][mb], ref_log_probs[mb],
-                batch["advantages"][mb], values.result(), batch["returns"][mb], dist.entropy(),
+                dist.log_prob(batch["actions"][mb]), batch["log_probs"][mb], batch["advantages"][mb],
+                critic(batch["obs"][mb]), batch["returns"][mb], dist.entropy(),
+                gaussian_kl(dist, TruncatedNormal(ref_dist.mean[mb], ref_dist.std[mb])),  # (B,) to pi_ref
                 clip_coef=args.clip_coef, value_coef=args.value_coef, entropy_coef=args.entropy_coef,
-                reverse_kl_coef=args.reverse_kl_coef, exact_kl=exact_kl)
+                reverse_kl_coef=args.reverse_kl_coef)
             check_finite(step, loss=loss)
-            # Per epoch, each minibatch's loss is scaled by its share of the rollout: the gradient
-            # accumulated over the epoch is that of the mean loss over the rollout.
-            loss = loss * len(mb) / M if per_epoch else loss
-            critic_backward = CRITIC_THREAD.submit(loss.backward, inputs=critic_parameters, retain_graph=True)
-            loss.backward(inputs=actor_parameters, retain_graph=True)
-            critic_backward.result()
-            if not per_epoch or start + args.minibatch_size >= M:  # each minibatch, or the epoch's last
-                grad_norm = nn.utils.clip_grad_norm_(parameters, args.max_grad_norm)  # before clipping
-                check_finite(step, gradient_norm=grad_norm)
-                optimizer.step()
-                optimizer.zero_grad()
+            optimizer.zero_grad()
+            loss.backward()
+            grad_norm = nn.utils.clip_grad_norm_(parameters, args.max_grad_norm)  # before clipping
+            check_finite(step, gradient_norm=grad_norm)
+            optimizer.step()  # one Adam step per minibatch (PPO paper, Algorithm 1; CleanRL)
             for key, value in parts.items():  # mean over all epochs, weighted by minibatch size
                 logged[key] = logged.get(key, 0.0) + value.item() * len(mb) / (M * args.update_epochs)
-    check_finite(step, **{f"parameter {name}": p for name, p in [
-        *actor.named_parameters("actor"), *critic.named_parameters("critic")]})
     return logged
 
 
 def train(args: Args) -> dict:
-    """BC, then PPO with the reverse-KL penalty (or continue the run `args.resume`);
-    returns a summary of the run. Expects arguments that passed validate() (main checks)."""
-    checkpoint = load_checkpoint(args.resume) if args.resume else None
-    if checkpoint is not None:  # continue: the saved arguments, the same run directory
-        if "optimizer" not in checkpoint:
-            raise ValueError(f"--resume: {args.resume} holds only a policy; evaluate it with --eval-only")
-        args = saved_args(checkpoint, resume=args.resume, run_dir=str(find_checkpoint(args.resume).parent))
-    demos = load_or_generate_demos(args)  # first: the default time limit comes from them
-    if args.max_episode_steps is None:  # twice the expert's longest demo: time for BC to fumble and retry
-        args = replace(args, max_episode_steps=min(MAX_PATH_LENGTH, 2 * int(demos["episode_lengths"].max())))
-    run_path = Path(args.run_dir or f"runs/{SCRIPT}__seed{args.seed}__{int(time.time())}")
-    # purge_step: after a crash, drop any point logged past the checkpoint (no duplicates).
-    writer = SummaryWriter(str(run_path), purge_step=checkpoint["global_step"] + 1 if checkpoint else None)
-    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(
-        f"|{key}|{value}|" for key, value in asdict(args).items()))
+    """BC, then PPO with the KL penalty (or go on with args.resume); args passed validate(). The summary."""
+    args, checkpoint = open_checkpoint(args)  # the run to continue, checked against args; None: a new run
+    if checkpoint is None:
+        demos = load_or_generate_demos(args)  # first: the default time limit comes from them
+        if args.max_episode_steps is None:  # twice the expert's longest demo: time for BC to fumble, retry
+            longest = int(demos["episode_lengths"].max())
+            args = replace(args, max_episode_steps=min(MAX_PATH_LENGTH, 2 * longest))
+    T, N = args.num_steps, args.num_envs
+    num_iterations = args.total_steps // (T * N)
+    if checkpoint is not None and checkpoint["iteration"] >= num_iterations:  # say so, change no file
+        print(f"{args.run_dir} is finished at step {checkpoint['global_step']:,}: a larger --total-steps "
+              f"continues it")
+        return {"script": SCRIPT, "total_steps": checkpoint["global_step"], "finished": True}
     # Seeding: NumPy and PyTorch here; the demos and every env from args.seed too.
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
-    torch.set_num_threads(1)  # the networks are small: one thread is fastest, the workers get the rest
-    start_time = time.time()
-    envs = ParallelEnvs(args, args.num_envs)  # started first: the workers load while BC trains
+    torch.set_num_threads(args.num_workers)  # the workers wait during the update: it gets their cores
+    run = RunFiles(args, checkpoint)  # TensorBoard, console, best.pt, checkpoint.pt, eval curve, summary
+    envs = ParallelEnvs(args, N)  # started first: the workers load while BC trains
 
-    # ---- Phase 1: behaviour cloning on the scripted expert's demos.
-    demo_obs, demo_actions = torch.as_tensor(demos["obs"]), torch.as_tensor(demos["actions"])
-    T, N, O, A = args.num_steps, args.num_envs, demo_obs.shape[1], demo_actions.shape[1]
-    obs_mean, obs_std = demo_obs.mean(0), demo_obs.std(0).clamp_min(OBS_STD_FLOOR)  # (O,) each
+    # ---- Phase 1: behaviour cloning on the scripted expert's demos (a resumed run loads its networks).
+    if checkpoint is None:
+        demo_obs = torch.as_tensor(demos["obs"])  # (D, O)
+        O, A = demo_obs.shape[1], demos["actions"].shape[1]
+        obs_mean, obs_std = demo_obs.mean(0), demo_obs.std(0).clamp_min(OBS_STD_FLOOR)  # (O,) each
+    else:
+        O, A, obs_mean, obs_std = checkpoint["obs_size"], checkpoint["action_size"], None, None  # saved
     actor = Actor(O, A, args.hidden_size, obs_mean, obs_std)
     critic = Critic(O, args.hidden_size, obs_mean, obs_std)
     if checkpoint is None:
-        final_bc_loss = behaviour_cloning(actor, demos, args, writer)
-        print(f"[bc]   {len(demo_obs)} demo transitions, {args.bc_steps} steps: BC loss {final_bc_loss:.3f}; "
-              f"time limit {args.max_episode_steps} steps ({time.time() - start_time:.0f} s)")
+        behaviour_cloning(actor, demos, args, run.writer)
     actor.min_std = max(args.min_std, 1e-5)  # exploration for RL; the reference gets the same floor
     ref_actor = make_reference_policy(actor)
     nets = {"actor": actor, "critic": critic, "reference": ref_actor}  # what a checkpoint saves
@@ -540,126 +512,68 @@ def train(args: Args) -> dict:
     # ---- Phase 2: PPO with the reverse-KL penalty toward ref_actor.
     optimizer = torch.optim.Adam([*actor.parameters(), *critic.parameters()], lr=args.learning_rate,
                                  eps=1e-5, foreach=True)  # foreach: the same numbers, a faster step
-    num_iterations = args.total_steps // (T * N)
-    rl_steps = num_iterations * T * N
-    eval_history: list[tuple[int, float, float]] = []  # (step, success, mean length)
-    global_step, start_iteration, next_eval = 0, 0, args.eval_every
-    if checkpoint is not None:  # everything but the simulators' mid-episode state
-        for name, net in nets.items():
-            net.load_state_dict(checkpoint["nets"][name])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        global_step, start_iteration, next_eval, eval_history = (
-            checkpoint[key] for key in ("global_step", "iteration", "next_eval", "eval_history"))
-        np.random.set_state(checkpoint["rng"]["numpy"])
-        torch.set_rng_state(checkpoint["rng"]["torch"])
-        print(f"resumed {run_path} at step {global_step:,}; environments start new episodes")
+    global_step, start_iteration, next_eval = run.restore(nets, optimizer)  # 0, 0, eval_every: a new run
+    with envs, run:
+        if checkpoint is None:
+            run.evaluate(envs, actor, global_step)  # step 0: the BC policy, before any RL
+        rl_start, start_step = time.time(), global_step
 
-    def evaluate() -> None:
-        eval_start = time.time()
-        success, unguarded, length = envs.evaluate(actor, args.eval_episodes)
-        if success > max((s for _, s, _ in eval_history), default=-1.0):  # a new best: keep its policy
-            save_checkpoint(run_path / "best.pt", {
-                "script": SCRIPT, "args": asdict(args), "global_step": global_step, "obs_size": O,
-                "action_size": A, "eval_success": success, "nets": {"actor": actor.state_dict()}})
-        eval_history.append((global_step, success, length))
-        for tag, value in [("episode_success", success), ("unguarded_success", unguarded),  # no guard
-                           ("episode_length", length)]:
-            writer.add_scalar(f"eval/{tag}", value, global_step)
-        print(f"[eval] step {global_step:>9,}/{rl_steps:,} | eval success {success:.2f} (unguarded "
-              f"{unguarded:.2f}) over {args.eval_episodes} episodes, mean length {length:.0f} "
-              f"({time.time() - eval_start:.1f} s)" + (" <- the BC policy" if global_step == 0 else ""))
+        for iteration in range(start_iteration + 1, num_iterations + 1):
+            # ---- Collect a rollout of T steps in each of the N envs (collect_rollout, in the workers).
+            iteration_start = time.time()
+            noise = torch.randn(T, N, A)  # (T, N, A) drawn here, not in the workers: one seed, one curve
+            obs, actions, log_probs, rewards, terminated, truncated, valid, next_obs = envs.rollout(
+                actor, noise)  # (T, N, ...) each, as named in collect_rollout; next_obs (N, O)
+            ended_successes = (rewards[terminated | truncated] > 0).tolist()  # the return is the success
+            global_step += T * N
+            rollout_seconds = time.time() - iteration_start
 
-    try:
-        with envs, StopRequest() as stop:
-            if checkpoint is None:
-                evaluate()  # step 0: the BC policy, before any RL
-            rl_start, start_step = time.time(), global_step
+            # ---- Advantages (GAE) on the whole rollout, then keep the real transitions.
+            with torch.no_grad():  # bootstrap targets are constants, not trained through
+                values = critic(torch.cat([obs, next_obs[None]]))  # (T + 1, N)
+            advantages, returns = compute_gae(rewards, values, terminated, truncated, valid,
+                                              args.gamma, args.gae_lambda)  # (T, N) each
+            b_advantages = advantages[valid]  # (M,)
+            # Normalised over the rollout (not in the paper): the step size ignores how rare reward is.
+            b_advantages = (b_advantages - b_advantages.mean()) / (b_advantages.std() + 1e-8)
+            batch = {"obs": obs[valid], "actions": actions[valid],  # (M, O), (M, A)
+                     "log_probs": log_probs[valid], "advantages": b_advantages,  # (M,), (M,)
+                     "returns": returns[valid]}  # (M,)
+            with torch.no_grad():  # the std this rollout explored with, for the log
+                actor_std = actor(batch["obs"]).std.mean().item()
+            update_start = time.time()
+            fraction = 1 - (iteration - 1) / num_iterations if args.anneal_lr else 1.0  # 1, ..., 1 / K
+            optimizer.param_groups[0]["lr"] = learning_rate = fraction * args.learning_rate
+            logged = ppo_update(actor, critic, ref_actor, optimizer, batch, args, global_step)
 
-            for iteration in range(start_iteration + 1, num_iterations + 1):
-                # ---- Collect a rollout of T steps in each of the N envs (collect_rollout, in the workers).
-                iteration_start = time.time()
-                noise = torch.randn(T, N, A)  # (T, N, A) drawn here, not in the workers: one seed, one curve
-                obs, actions, log_probs, rewards, terminated, truncated, valid, next_obs = envs.rollout(
-                    actor, noise)  # (T, N, ...) each, as named in collect_rollout; next_obs (N, O)
-                ended_successes = (rewards[terminated | truncated] > 0).tolist()  # the return is the success
-                global_step += T * N
-                rollout_seconds = time.time() - iteration_start
+            # ---- Logging, with CleanRL's tags where one exists.
+            scalars = {**{f"losses/{key}": value for key, value in logged.items()},
+                       "charts/SPS": (global_step - start_step) / (time.time() - rl_start),  # evals in
+                       "charts/actor_std": actor_std, "charts/learning_rate": learning_rate}
+            b_returns, b_values = returns[valid], values[:-1][valid]  # (M,), (M,)
+            if b_returns.var() > 0:  # undefined while every return is the same (no success yet)
+                scalars["losses/explained_variance"] = 1 - ((b_returns - b_values).var()
+                                                            / b_returns.var()).item()
+            if ended_successes:
+                scalars["charts/episodic_return"] = np.mean(ended_successes)
+            run.log(global_step, num_iterations * T * N, scalars, len(ended_successes), f"rollout "
+                    f"{rollout_seconds:.1f} s, update {time.time() - update_start:.1f} s")
 
-                # ---- Advantages (GAE) on the whole rollout, then keep the real transitions.
-                with torch.no_grad():  # bootstrap targets are constants, not trained through
-                    values = critic(torch.cat([obs, next_obs[None]]))  # (T + 1, N)
-                advantages, returns = compute_gae(rewards, values, terminated, truncated, valid,
-                                                  args.gamma, args.gae_lambda)  # (T, N) each
-                b_advantages = advantages[valid]  # (M,)
-                # Normalised over the rollout (not in the paper): the step size ignores how rare reward is.
-                b_advantages = (b_advantages - b_advantages.mean()) / (b_advantages.std() + 1e-8)
-                batch = {"obs": obs[valid], "actions": actions[valid],  # (M, O), (M, A)
-                         "log_probs": log_probs[valid], "advantages": b_advantages,  # (M,), (M,)
-                         "returns": returns[valid]}  # (M,)
-                with torch.no_grad():  # the std this rollout explored with, for the log
-                    actor_std = actor(batch["obs"]).std.mean().item()
-                update_start = time.time()
-                fraction = 1 - (iteration - 1) / num_iterations if args.anneal_lr else 1.0  # 1, ..., 1 / K
-                optimizer.param_groups[0]["lr"] = learning_rate = fraction * args.learning_rate
-                logged = ppo_update(actor, critic, ref_actor, optimizer, batch, args, global_step)
-                update_seconds = time.time() - update_start
-
-                # ---- Logging, with CleanRL's tags where one exists.
-                sps = (global_step - start_step) / (time.time() - rl_start)  # evaluations included
-                scalars = {**{f"losses/{key}": value for key, value in logged.items()}, "charts/SPS": sps,
-                           "charts/actor_std": actor_std, "charts/learning_rate": learning_rate}
-                b_returns, b_values = returns[valid], values[:-1][valid]  # (M,), (M,)
-                if b_returns.var() > 0:  # undefined while every return is the same (no success yet)
-                    scalars["losses/explained_variance"] = 1 - ((b_returns - b_values).var()
-                                                                / b_returns.var()).item()
-                train_success = np.mean(ended_successes) if ended_successes else float("nan")
-                if ended_successes:
-                    scalars["charts/episodic_return"] = train_success
-                for tag, value in scalars.items():
-                    writer.add_scalar(tag, value, global_step)
-                print(f"[ppo]  step {global_step:>9,}/{rl_steps:,} | train success {train_success:.2f} "
-                      f"({len(ended_successes)} episodes) | KL to BC {logged['reverse_kl']:.3g} | {sps:,.0f} "
-                      f"steps/s (rollout {rollout_seconds:.1f} s, update {update_seconds:.1f} s) | "
-                      f"{(rl_steps - global_step) / sps / 60:.1f} min left")
-
-                # ---- Evaluate and checkpoint: on schedule and at the end; checkpoint when asked to stop.
-                evaluating = global_step >= next_eval or iteration == num_iterations
-                if evaluating:
-                    evaluate()
-                    next_eval = (global_step // args.eval_every + 1) * args.eval_every
-                if evaluating or stop.signal_number:
-                    save_checkpoint(run_path / "checkpoint.pt", {
-                        "script": SCRIPT, "args": asdict(args), "iteration": iteration,
-                        "global_step": global_step, "obs_size": O, "action_size": A,
-                        "next_eval": next_eval, "eval_history": eval_history,
-                        "nets": {name: net.state_dict() for name, net in nets.items()},
-                        "optimizer": optimizer.state_dict(),
-                        "rng": {"numpy": np.random.get_state(), "torch": torch.get_rng_state()}})
-                if stop.signal_number:
-                    break
-        rl_seconds = time.time() - rl_start
-    finally:
-        writer.close()
-    if stop.signal_number:
-        print(f"stopped at step {global_step:,}; checkpoint saved. Resume with:\n"
-              f"  python {SCRIPT}.py --resume {run_path}")
-        return {"script": SCRIPT, "total_steps": global_step, "interrupted": stop.signal_number,
-                "run_dir": str(run_path)}
-
-    # ---- The deliverables (beside checkpoint.pt and best.pt): the eval curve as CSV and PNG, a summary.
-    write_eval_curve(run_path, eval_history)
-    if args.capture_video:
-        record_videos(actor, args, run_path / "videos")
-    successes = [success for _, success, _ in eval_history]
-    summary = {"script": SCRIPT, "seed": args.seed, "total_steps": global_step, "run_dir": str(run_path),
-               "wall_seconds": time.time() - start_time,  # of this process (since the resume, if any)
-               "steps_per_second": (global_step - start_step) / rl_seconds,  # RL phase, evals included
-               "bc_success": successes[0], "final_success": successes[-1], "best_success": max(successes),
-               # the first evaluated step with success >= 0.9 (0: BC already was; None: never)
-               "steps_to_solve": next((step for step, s, _ in eval_history if s >= 0.9), None)}
-    (run_path / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(f"done: {json.dumps(summary)}")
-    return summary
+            # ---- Evaluate and checkpoint: on schedule and at the end; checkpoint when asked to stop.
+            evaluating = global_step >= next_eval or iteration == num_iterations
+            if evaluating:
+                run.evaluate(envs, actor, global_step)
+                next_eval = (global_step // args.eval_every + 1) * args.eval_every
+            if evaluating or run.signal_number:
+                run.save("checkpoint.pt", global_step, nets, iteration=iteration, next_eval=next_eval,
+                         optimizer=optimizer.state_dict())
+            if run.signal_number:
+                break
+        steps_per_second = (global_step - start_step) / (time.time() - rl_start)
+        # Placements never trained on: another seed's 50 (the same task, objects and goals elsewhere).
+        heldout = None if run.signal_number else envs.evaluate(
+            actor, args.eval_episodes, args.seed + HELDOUT_SEED_OFFSET)[0]
+    return run.finish(global_step, steps_per_second, heldout, actor)
 
 
 # ==== Plumbing: env workers, argument checks, checkpoints, eval from a file, video, signals ====
@@ -673,23 +587,24 @@ def walk_home_once(base: gym.Env) -> None:
 def env_worker(conn, env_seeds: list[int], eval_seed: int, args: Args) -> None:
     """A worker process: holds a batch of envs and runs whole rollouts of them (collect_rollout), so
     the main process and the pipe are not in every step (docs/hammer.md, Speed). Commands:
-    ("rollout", (actor, noise)), ("evaluate", (actor, placements)), ("close", None)."""
+    ("rollout", (actor, noise)), ("evaluate", (actor, placements, placements_seed)), ("close", None)."""
     torch.set_num_threads(1)  # one core per worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the main process decides
     envs = [make_env(args, env_seed) for env_seed in env_seeds]
-    eval_env = make_env(args, eval_seed)
+    eval_envs = {seed: make_env(replace(args, seed=seed), eval_seed)  # by the seed of their 50 placements
+                 for seed in (args.seed, args.seed + HELDOUT_SEED_OFFSET)}  # trained on, never trained on
     try:
         state = {"next_obs": torch.as_tensor(np.stack([env.reset()[0] for env in envs]), dtype=torch.float32),
                  "next_is_reset": torch.zeros(len(envs), dtype=torch.bool)}  # (n, O), (n,)
         for command, data in iter(conn.recv, ("close", None)):
             if command == "rollout":  # data: (actor, noise)
                 conn.send((collect_rollout(envs, *data, state), state["next_obs"]))
-            elif command == "evaluate":  # data: (actor, placements)
-                conn.send([run_eval_episode(eval_env, data[0], index) for index in data[1]])
+            elif command == "evaluate":  # data: (actor, placements, placements_seed)
+                conn.send([run_eval_episode(eval_envs[data[2]], data[0], index) for index in data[1]])
     except Exception:
         conn.send(("error", traceback.format_exc()))
     finally:
-        for env in [*envs, eval_env]:
+        for env in [*envs, *eval_envs.values()]:
             env.close()
 
 
@@ -727,10 +642,11 @@ class ParallelEnvs(contextlib.AbstractContextManager):
         return (*(torch.cat(parts, dim=1) for parts in zip(*(rollout for rollout, _ in replies))),
                 torch.cat([next_obs for _, next_obs in replies]))
 
-    def evaluate(self, actor: nn.Module, num_episodes: int) -> tuple[float, float, float]:
-        """Mean-action episodes from placements 0..num_episodes-1: success, unguarded success, mean length."""
+    def evaluate(self, actor: nn.Module, num_episodes: int, seed: int) -> tuple[float, float, float]:
+        """Mean-action episodes from placements 0..num_episodes-1 of the 50 that `seed` draws (args.seed's:
+        those trained on): success, unguarded success, mean length."""
         w = len(self.conns)  # each worker gets a pickled copy of the actor, and every w-th placement
-        replies = self._ask([("evaluate", (actor, list(range(i, num_episodes, w)))) for i in range(w)])
+        replies = self._ask([("evaluate", (actor, list(range(i, num_episodes, w)), seed)) for i in range(w)])
         return tuple(float(np.mean(column)) for column in zip(*sum(replies, [])))
 
     def __exit__(self, *exc_info):
@@ -748,7 +664,7 @@ def validate(args: Args) -> None:
         (("num_envs", "num_workers", "num_steps", "update_epochs", "minibatch_size", "hidden_size",
           "num_demos", "bc_batch_size", "eval_every", "eval_episodes"), lambda v: v >= 1, ">= 1"),
         (("learning_rate", "bc_learning_rate", "clip_coef", "max_grad_norm"), lambda v: v > 0, "> 0"),
-        (("value_coef", "entropy_coef", "reverse_kl_coef", "demo_noise", "bc_steps"),
+        (("seed", "value_coef", "entropy_coef", "reverse_kl_coef", "demo_noise", "bc_steps"),
          lambda v: v >= 0, ">= 0"),
         (("gamma",), lambda v: 0 < v <= 1, "in (0, 1]"),
         (("gae_lambda",), lambda v: 0 <= v <= 1, "in [0, 1]"),
@@ -767,6 +683,9 @@ def validate(args: Args) -> None:
                                          f"the rollout, --num-envs x --num-steps = {rollout}"),
         (args.env_name in ENV_POLICY_MAP, f"--env-name {args.env_name!r} is not a Meta-World task with "
                                           f"a scripted expert; one of: {', '.join(sorted(ENV_POLICY_MAP))}"),
+        *[(not any(part.exists() and not part.is_dir() for part in [Path(path), *Path(path).parents]),
+           f"--{flag} {path} is a file or inside one: name a directory")  # it cannot become a directory
+          for flag, path in [("run-dir", run_dir), ("demo-cache-dir", args.demo_cache_dir)]],
         (not args.eval_only or args.resume is not None, "--eval-only needs --resume PATH"),
         (args.resume is not None or args.run_dir is None or not (  # a run never overwrites another
             (run_dir / "checkpoint.pt").exists() or any(run_dir.glob("events.out.tfevents.*"))),
@@ -777,33 +696,42 @@ def validate(args: Args) -> None:
             raise ValueError(message)
 
 
-def find_checkpoint(path: str | Path) -> Path:
-    """A checkpoint file, or the checkpoint.pt inside a run directory."""
-    return Path(path) / "checkpoint.pt" if Path(path).is_dir() else Path(path)
+def saved_args(state: dict, **overrides) -> Args:
+    """The arguments a checkpoint was written with (names this script no longer has are dropped)."""
+    names = {field.name for field in fields(Args)}
+    return Args(**{**{k: v for k, v in state["args"].items() if k in names}, "run_dir": str(state["run_dir"]),
+                   **overrides})
 
 
-def save_checkpoint(path: Path, state: dict) -> None:
-    """Write a temporary file, then rename it (atomic): a crash mid-write never breaks the last checkpoint."""
-    torch.save(state, path.with_name(path.name + ".tmp"))
-    os.replace(path.with_name(path.name + ".tmp"), path)
+def open_checkpoint(args: Args) -> tuple[Args, dict | None]:
+    """--resume: the run's arguments and checkpoint. A longer --total-steps goes on (the step size's decay
+    stretched to the new length); any other argument that differs from the run's is refused, naming it."""
+    if args.resume is None:
+        return args, None
+    checkpoint = load_checkpoint(args.resume)
+    if "optimizer" not in checkpoint:
+        raise ValueError(f"--resume: {args.resume} holds only a policy; evaluate it with --eval-only")
+    saved = saved_args(checkpoint, resume=args.resume, total_steps=args.total_steps,
+                       capture_video=args.capture_video)  # the only arguments a resumed run may change
+    changed = [f"--{name.replace('_', '-')} {getattr(args, name)} (the run has {getattr(saved, name)})"
+               for name in asdict(args) if getattr(args, name) != getattr(saved, name)]
+    if changed:
+        raise ValueError(f"--resume continues {saved.run_dir} with its own arguments: drop "
+                         f"{', '.join(changed)}")
+    return saved, checkpoint
 
 
 def load_checkpoint(path: str | Path) -> dict:
-    """Read a checkpoint of this script (a pickle, it holds RNG states: load only files you trust)."""
-    path = find_checkpoint(path)
+    """Read a checkpoint of this script: a file, or a run directory's checkpoint.pt (a pickle, it holds
+    RNG states: load only files you trust). state["run_dir"]: the directory it is in."""
+    path = Path(path) / "checkpoint.pt" if Path(path).is_dir() else Path(path)
     try:
         state = torch.load(path, weights_only=False)
     except Exception as error:
         raise ValueError(f"--resume: cannot read {path} as a checkpoint ({error})") from None
     if (written_by := isinstance(state, dict) and state.get("script")) != SCRIPT:
         raise ValueError(f"--resume: {path} was written by {written_by or 'something else'}, not by {SCRIPT}")
-    return state
-
-
-def saved_args(state: dict, **overrides) -> Args:
-    """The arguments a checkpoint was written with (ignoring names this script no longer has)."""
-    names = {field.name for field in fields(Args)}
-    return Args(**{**{k: v for k, v in state["args"].items() if k in names}, **overrides})
+    return {**state, "run_dir": path.parent}
 
 
 def check_finite(step: int, **quantities: torch.Tensor) -> None:
@@ -821,14 +749,14 @@ def evaluate_checkpoint(args: Args) -> dict:
     actor = Actor(state["obs_size"], state["action_size"], saved.hidden_size)
     actor.load_state_dict(state["nets"]["actor"])  # same shape: built from the saved arguments
     with ParallelEnvs(saved, num_envs=saved.num_workers) as envs:
-        rate, _, _ = envs.evaluate(actor, args.eval_episodes)
+        rate, _, _ = envs.evaluate(actor, args.eval_episodes, saved.seed)
     n, z = args.eval_episodes, 1.96  # Wilson score interval (95%): sensible even at 0% or 100% success
     centre = (rate + z**2 / (2 * n)) / (1 + z**2 / n)
     half = z * np.sqrt(rate * (1 - rate) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
     print(f"{n} episodes from step {state['global_step']:,}: success {rate:.2f} "
           f"(95% CI {centre - half:.2f}-{centre + half:.2f})")
     if args.capture_video:
-        paths = record_videos(actor, saved, find_checkpoint(args.resume).parent / "videos")
+        paths = record_videos(actor, saved, state["run_dir"] / "videos")
         print(f"videos: {', '.join(str(path) for path in paths)}")
     return {"success": float(rate), "ci95": [float(centre - half), float(centre + half)]}
 
@@ -849,8 +777,16 @@ def record_videos(actor: Actor, args: Args, video_dir: Path, num_episodes: int =
     return paths
 
 
-class StopRequest:
-    """Ctrl-C (SIGINT) or SIGTERM: stop after this iteration and checkpoint; a second Ctrl-C: at once."""
+class RunFiles(contextlib.AbstractContextManager):
+    """A run's directory and console: TensorBoard, best.pt, checkpoint.pt, eval curve, summary.json. Inside
+    `with`, Ctrl-C or SIGTERM sets signal_number (the loop checkpoints, stops); a second Ctrl-C: at once."""
+
+    def __init__(self, args: Args, checkpoint: dict | None):
+        self.args, self.checkpoint, self.start_time = args, checkpoint, time.time()
+        self.path = Path(args.run_dir or f"runs/{SCRIPT}__seed{args.seed}__{int(self.start_time)}")
+        # purge_step: after a crash, drop any point logged past the checkpoint (no duplicates).
+        self.writer = SummaryWriter(str(self.path), purge_step=checkpoint and checkpoint["global_step"] + 1)
+        self.eval_history = checkpoint["eval_history"] if checkpoint else []  # (step, success, mean length)
 
     def __enter__(self):
         self.signal_number, self.previous = 0, {number: signal.signal(number, self.handle)
@@ -863,32 +799,94 @@ class StopRequest:
                     "again to quit at once)\n".encode())  # not print(): a handler must not re-enter stdout
         signal.signal(signal.SIGINT, signal.default_int_handler)  # the next Ctrl-C raises
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc_info):
         for number, handler in self.previous.items():
             signal.signal(number, handler)
+        self.writer.close()
 
+    def restore(self, nets: dict[str, nn.Module], optimizer: torch.optim.Optimizer) -> tuple[int, int, int]:
+        """Load a resumed run's nets, optimizer, RNGs: its (step, iteration, next eval); a new run's start."""
+        if self.checkpoint is None:
+            return 0, 0, self.args.eval_every
+        for name, net in nets.items():
+            net.load_state_dict(self.checkpoint["nets"][name])
+        optimizer.load_state_dict(self.checkpoint["optimizer"])
+        np.random.set_state(self.checkpoint["rng"]["numpy"])
+        torch.set_rng_state(self.checkpoint["rng"]["torch"])
+        print(f"resumed {self.path} at step {self.checkpoint['global_step']:,}; envs start new episodes")
+        return self.checkpoint["global_step"], self.checkpoint["iteration"], self.checkpoint["next_eval"]
 
-def write_eval_curve(run_path: Path, eval_history: list[tuple[int, float, float]]) -> None:
-    """The deliverable of a run: eval success vs env steps, as CSV and PNG."""
-    with open(run_path / "eval_success.csv", "w", newline="") as file:
-        csv.writer(file).writerows([("step", "success", "length"), *eval_history])
-    import matplotlib.pyplot as plt  # imported here: only this function draws (no display needed)
-    steps, successes, _ = zip(*eval_history)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(steps, successes, marker="o", label="BC, then PPO + reverse KL")
-    ax.axhline(successes[0], linestyle="--", color="gray", label="BC policy (step 0)")
-    ax.set(xlabel="environment steps (RL phase)", ylabel="eval success rate (mean action)",
-           ylim=(-0.02, 1.02), title=run_path.name)
-    ax.legend(loc="lower right")
-    fig.savefig(run_path / "eval_success.png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
+    def evaluate(self, envs: "ParallelEnvs", actor: Actor, step: int) -> None:
+        """Evaluate and log. best.pt keeps the best policy so far: the highest success, on a tie the
+        shorter mean episode (the same success, sooner), on a full tie the later policy (README)."""
+        eval_start = time.time()
+        success, unguarded, length = envs.evaluate(actor, self.args.eval_episodes, self.args.seed)
+        if all((success, -length) >= (s, -l) for _, s, l in self.eval_history):
+            self.save("best.pt", step, {"actor": actor}, eval_success=success)
+        self.eval_history.append((step, success, length))
+        for tag, value in [("episode_success", success), ("unguarded_success", unguarded),  # no guard
+                           ("episode_length", length)]:
+            self.writer.add_scalar(f"eval/{tag}", value, step)
+        print(f"[eval] step {step:>9,} | eval success {success:.2f} (unguarded {unguarded:.2f}) over "
+              f"{self.args.eval_episodes} episodes, mean length {length:.0f} ({time.time() - eval_start:.1f} "
+              f"s)" + (" <- the BC policy" if step == 0 else ""))
+
+    def log(self, step: int, rl_steps: int, scalars: dict[str, float], episodes: int, seconds: str) -> None:
+        for tag, value in scalars.items():
+            self.writer.add_scalar(tag, value, step)
+        success, sps = scalars.get("charts/episodic_return", float("nan")), scalars["charts/SPS"]
+        print(f"[ppo]  step {step:>9,}/{rl_steps:,} | train success {success:.2f} ({episodes} episodes) | "
+              f"KL to BC {scalars['losses/reverse_kl']:.3g} | {sps:,.0f} steps/s ({seconds}) | "
+              f"{(rl_steps - step) / sps / 60:.1f} min left")
+
+    def save(self, name: str, step: int, nets: dict[str, nn.Module], **state) -> None:
+        """best.pt or checkpoint.pt, via a temporary file renamed (atomic): a crash never breaks the last."""
+        path, actor = self.path / name, nets["actor"]
+        torch.save({"script": SCRIPT, "args": asdict(self.args), "global_step": step,
+                    "eval_history": self.eval_history,
+                    "obs_size": len(actor.trunk[0].mean), "action_size": actor.mean_head.out_features,
+                    "nets": {key: net.state_dict() for key, net in nets.items()},
+                    "rng": {"numpy": np.random.get_state(), "torch": torch.get_rng_state()}, **state},
+                   path.with_name(name + ".tmp"))
+        os.replace(path.with_name(name + ".tmp"), path)
+
+    def finish(self, step: int, steps_per_second: float, heldout: float | None, actor: Actor) -> dict:
+        """The deliverables: eval success against env steps as CSV and PNG, videos if asked, summary.json."""
+        if self.signal_number:  # main says how to resume
+            return {"script": SCRIPT, "total_steps": step, "interrupted": self.signal_number,
+                    "run_dir": str(self.path)}
+        with open(self.path / "eval_success.csv", "w", newline="") as file:
+            csv.writer(file).writerows([("step", "success", "length"), *self.eval_history])
+        import matplotlib.pyplot as plt  # imported here: only this method draws (no display needed)
+        steps, successes, _ = zip(*self.eval_history)
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.plot(steps, successes, marker="o")  # step 0: the BC policy (dashed), then PPO + reverse KL
+        ax.axhline(successes[0], linestyle="--", color="gray")
+        ax.set(xlabel="environment steps (RL phase)", ylabel="eval success rate (mean action)",
+               ylim=(-0.02, 1.02), title=f"{self.path.name}: BC (dashed), then PPO + reverse KL")
+        fig.savefig(self.path / "eval_success.png", dpi=100, bbox_inches="tight")
+        plt.close(fig)
+        if self.args.capture_video:
+            record_videos(actor, self.args, self.path / "videos")
+        summary = {"script": SCRIPT, "seed": self.args.seed, "total_steps": step, "run_dir": str(self.path),
+                   "wall_seconds": time.time() - self.start_time,  # of this process (since a resume, if any)
+                   "steps_per_second": steps_per_second,  # RL phase, evaluations included
+                   "bc_success": successes[0], "final_success": successes[-1], "best_success": max(successes),
+                   # the first evaluated step with success >= 0.9 (0: BC already was; None: never)
+                   "steps_to_solve": next((s for s, success, _ in self.eval_history if success >= 0.9), None),
+                   "heldout_success": heldout}  # the final policy on placements never trained on
+        (self.path / "summary.json").write_text(json.dumps(summary, indent=2))
+        print(f"done: {json.dumps(summary)}")
+        return summary
 
 
 # ==== Main =====================================================================
 if __name__ == "__main__":
     sys.stdout.reconfigure(line_buffering=True)  # progress reaches a pipe (| tee) line by line
-    args = tyro.cli(Args)
     try:
+        args = tyro.cli(Args)
+        if args.resume and not args.eval_only:  # the run's arguments are the defaults: a flag given is chosen
+            args = tyro.cli(Args, default=saved_args(load_checkpoint(args.resume), resume=args.resume))
         validate(args)
         summary = evaluate_checkpoint(args) if args.eval_only else train(args)
     except (ValueError, FloatingPointError) as error:  # bad input, or a NaN/inf (checkpoint kept)
@@ -897,4 +895,6 @@ if __name__ == "__main__":
     except KeyboardInterrupt:  # a second Ctrl-C: leave at once
         sys.exit(130)
     if summary.get("interrupted"):
+        print(f"stopped at step {summary['total_steps']:,}; checkpoint saved. Resume with:\n"
+              f"  python {SCRIPT}.py --resume {summary['run_dir']}")
         sys.exit(128 + summary["interrupted"])  # 130 for SIGINT, 143 for SIGTERM

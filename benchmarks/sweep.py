@@ -54,7 +54,7 @@ METRICS = {
     "reinforce_cartpole": CARTPOLE,
     "vpg_cartpole": CARTPOLE,
     "ppo_cartpole": CARTPOLE,
-    "ppo_hammer_bc_kl": ["bc_success", "final_success", "best_success", "steps_to_solve"],
+    "ppo_hammer_bc_kl": ["bc_success", "final_success", "best_success", "heldout_success", "steps_to_solve"],
 }
 COMMON = ["steps_per_second", "wall_seconds"]  # in every script's summary.json
 RESERVED = {"seed", "run-dir"}  # the sweep sets these itself, per run

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 import tyro
-from conftest import read_scalars
+from conftest import read_scalars, run_script
 
 import ppo_hammer_bc_kl as hammer
 
@@ -139,7 +139,7 @@ class StubEnvs:
         StubEnvs.rollouts.append(result)
         return result
 
-    def evaluate(self, actor, num_episodes):
+    def evaluate(self, actor, num_episodes, placements_seed=None):
         return 0.5, 0.5, 10.0
 
     def __enter__(self):
@@ -269,38 +269,41 @@ def constant_actor(mean, std):
     return actor
 
 
-# ---- One Adam step per epoch: the accumulated gradient is that of the mean loss, clipped once.
-def epoch_update(optimizer_step, max_grad_norm, lr=1.0):
+# ---- One optimizer step per minibatch (PPO paper, Algorithm 1), each on a clipped gradient.
+def counted_update(epochs, minibatch_size, max_grad_norm, lr=1.0):
     torch.manual_seed(0)
     actor, critic = hammer.Actor(O, A, 16), hammer.Critic(O, 16)
     reference = hammer.make_reference_policy(actor)
     M = 64
     batch = acted_batch(actor, torch.randn(M, O), advantages=torch.randn(M), returns=torch.randn(M))
     parameters = [*actor.parameters(), *critic.parameters()]
-    before = torch.cat([p.detach().flatten() for p in parameters])
     optimizer = torch.optim.SGD(parameters, lr=lr)
-    steps = []
+    changes = []
     original_step = optimizer.step
-    optimizer.step = lambda *a, **k: (steps.append(1), original_step(*a, **k))[1]
-    args = hammer.Args(update_epochs=1, minibatch_size=16 if optimizer_step == "epoch" else M,
-                       optimizer_step=optimizer_step, max_grad_norm=max_grad_norm)
+
+    def step(*a, **k):
+        before = torch.cat([p.detach().flatten() for p in parameters])
+        original_step(*a, **k)
+        changes.append(torch.cat([p.detach().flatten() for p in parameters]) - before)
+
+    optimizer.step = step
+    args = hammer.Args(update_epochs=epochs, minibatch_size=minibatch_size, max_grad_norm=max_grad_norm)
     hammer.ppo_update(actor, critic, reference, optimizer, batch, args)
-    return torch.cat([p.detach().flatten() for p in parameters]) - before, len(steps)
+    return changes
 
 
-def test_one_step_per_epoch_follows_the_mean_gradient_over_the_rollout():
-    # Four minibatches of 16 accumulated into one SGD step == one step on the whole batch of 64.
-    accumulated, steps = epoch_update("epoch", max_grad_norm=1e9, lr=1e-2)
-    whole, whole_steps = epoch_update("minibatch", max_grad_norm=1e9, lr=1e-2)
-    assert (steps, whole_steps) == (1, 1)
-    torch.testing.assert_close(accumulated, whole, atol=1e-6, rtol=1e-4)
-    assert whole.abs().max() > 1e-4  # not vacuous: the step moved the parameters
+def test_one_step_per_minibatch_in_every_epoch():
+    # 64 transitions in minibatches of 16 (4), 3 epochs: 12 steps; of 24: 16, 16, 16 and the last 16 (3)
+    assert len(counted_update(epochs=3, minibatch_size=16, max_grad_norm=1e9, lr=1e-3)) == 12
+    assert len(counted_update(epochs=2, minibatch_size=24, max_grad_norm=1e9, lr=1e-3)) == 6
 
 
-def test_one_step_per_epoch_clips_the_accumulated_gradient():
+def test_every_step_follows_the_clipped_gradient():
     # SGD with lr 1 moves the parameters by exactly the clipped gradient: its norm is the clip.
-    change, _ = epoch_update("epoch", max_grad_norm=1e-3)
-    assert change.norm().item() == pytest.approx(1e-3, rel=1e-3)
+    changes = counted_update(epochs=2, minibatch_size=32, max_grad_norm=1e-3)
+    assert len(changes) == 4
+    for change in changes:
+        assert change.norm().item() == pytest.approx(1e-3, rel=1e-3)
 
 
 # ---- Resume: the restored state is the saved one, and the run goes on exactly as if never stopped.
@@ -359,7 +362,8 @@ def test_a_resumed_run_continues_exactly_where_it_stopped(stubbed, monkeypatch):
     monkeypatch.setattr(hammer, "ppo_update", recording)
     torch.manual_seed(12345)  # a resumed run must not depend on the process's RNG state
     np.random.seed(12345)
-    hammer.train(hammer.Args(resume=str(stubbed / "crashed")))
+    crashed = str(stubbed / "crashed")  # --resume alone: the saved arguments, as the command line reads them
+    hammer.train(hammer.saved_args(hammer.load_checkpoint(crashed), resume=crashed))
     for name in ("actor", "critic"):
         for key, tensor in saved["nets"][name].items():
             assert torch.equal(restored[name][key], tensor), f"{name} {key}"
@@ -379,3 +383,117 @@ def test_a_resumed_run_continues_exactly_where_it_stopped(stubbed, monkeypatch):
             resumed_values = read_scalars(stubbed / "crashed")[tag]
             assert [s for s, _ in resumed_values] == [s for s, _ in values], tag  # step 48 once, not twice
             assert [v for _, v in resumed_values] == pytest.approx([v for _, v in values]), tag
+
+
+def test_the_same_seed_gives_the_same_run(stubbed):
+    # The update runs on torch's intra-op threads (as many as the workers): still one seed, one curve.
+    hammer.train(stub_args(stubbed / "a"))
+    hammer.train(stub_args(stubbed / "b"))
+    a, b = read_scalars(stubbed / "a"), read_scalars(stubbed / "b")
+    for tag in a:
+        if tag != "charts/SPS":  # a clock
+            assert a[tag] == b[tag], tag
+    histories = [hammer.load_checkpoint(stubbed / name)["eval_history"] for name in ("a", "b")]
+    assert histories[0] == histories[1]
+
+
+# ---- Resume as the command line reads it: the run's own arguments, a longer run, a finished run.
+def finished_run(run_dir):
+    """A finished 96-step run on the stub envs."""
+    hammer.train(stub_args(run_dir))
+    return {path.name: path.stat().st_mtime_ns for path in run_dir.iterdir()}
+
+
+def test_a_longer_total_steps_continues_a_finished_run_without_demos(stubbed, monkeypatch):
+    finished_run(stubbed / "run")
+    monkeypatch.setattr(hammer, "load_or_generate_demos", lambda args: pytest.fail("demos made again"))
+    seen = []
+    original = hammer.ppo_update
+
+    def recording(actor, critic, ref_actor, optimizer, batch, args, step=0):
+        seen.append(optimizer.param_groups[0]["lr"])
+        return original(actor, critic, ref_actor, optimizer, batch, args, step)
+
+    monkeypatch.setattr(hammer, "ppo_update", recording)
+    path = str(stubbed / "run")
+    summary = hammer.train(hammer.saved_args(hammer.load_checkpoint(path), resume=path, total_steps=160))
+    assert summary["total_steps"] == 160  # 96 + 4 rollouts of 16
+    assert [step for step, _, _ in hammer.load_checkpoint(path)["eval_history"]] == [0, 32, 64, 96, 128, 160]
+    # the step size's linear decay is that of a 10-rollout run: alpha (1 - (k - 1) / 10) for k = 7..10
+    assert seen == pytest.approx([1e-3 * (1 - k / 10) for k in range(6, 10)])
+
+
+def test_a_resume_refuses_a_flag_that_changes_the_run_and_a_finished_run_changes_no_file(stubbed):
+    before = finished_run(stubbed / "run")
+    run = str(stubbed / "run")
+    result = run_script("ppo_hammer_bc_kl.py", "--resume", run, "--hidden-size", "32", "--gamma", "0.99")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: --resume continues {run} with its own arguments: drop --gamma 0.99 (the run has 0.995), "
+        f"--hidden-size 32 (the run has 16)"]
+    result = run_script("ppo_hammer_bc_kl.py", "--resume", run, "--num-steps", "8")  # the run's own value
+    assert result.returncode == 0 and "is finished at step 96" in result.stdout, result.stderr
+    result = run_script("ppo_hammer_bc_kl.py", "--resume", run, "--total-steps", "64")  # shorter: finished
+    assert result.returncode == 0 and "a larger --total-steps continues it" in result.stdout, result.stderr
+    assert {path.name: path.stat().st_mtime_ns for path in (stubbed / "run").iterdir()} == before
+
+
+# ---- The two behaviours a user reads a run by: deterministic evaluation and the update's diagnostics.
+class PlacedEnv:
+    """Meta-World's placement interface over a 3-step episode that records the actions it is given."""
+
+    def __init__(self):
+        self.tasks, self.unwrapped, self.actions = ["p0", "p1"], self, []
+
+    def get_wrapper_attr(self, name):
+        return {"toggle_sample_tasks_on_reset": lambda on: None, "tasks": self.tasks}[name]
+
+    def set_task(self, task):
+        self.task = task
+
+    def reset(self):
+        self.k = 0
+        return np.zeros(O), {}
+
+    def step(self, action):
+        self.actions.append(np.array(action))
+        self.k += 1
+        return np.zeros(O), float(self.k == 3), self.k == 3, False, {"success": self.k == 3}
+
+
+def test_evaluation_acts_with_the_mean_action_not_a_sample():
+    env = PlacedEnv()
+    actor = constant_actor([0.3, -0.2, 0.1, 0.0], [0.9] * 4)  # wide: a sample would be far from the mean
+    assert hammer.run_eval_episode(env, actor, placement=3) == (True, True, 3)
+    assert env.task == "p1"  # placement 3 of 2: placement 3 mod 2
+    for action in env.actions:  # tanh(atanh(m)) = m, every step, not m + 0.9 * noise
+        np.testing.assert_allclose(action, [0.3, -0.2, 0.1, 0.0], atol=1e-6)
+
+
+def test_the_update_logs_ppo_diagnostics_on_hand_worked_numbers():
+    # Two transitions whose rollout policy differed from the current one by the ratios r = 1.5 and 0.9
+    # (log pi_old = log pi_new - ln r), advantages +1 and -1, one epoch of one minibatch: the
+    # diagnostics are those of the only minibatch, computed before its step.
+    actor = constant_actor([0.0] * 4, [1.0] * 4)  # N(0, 1) per dimension
+    reference = hammer.make_reference_policy(actor)
+    critic = hammer.Critic(O, 8)
+    with torch.no_grad():
+        critic.net[-1].weight.zero_()
+        critic.net[-1].bias.fill_(0.5)  # V(s) = 0.5
+    new_log_prob = 4 * -0.5 * np.log(2 * np.pi)  # action 0 under N(0, 1), 4 dimensions: -3.675754
+    batch = {"obs": torch.zeros(2, O), "actions": torch.zeros(2, A),
+             "log_probs": torch.tensor([new_log_prob - np.log(1.5), new_log_prob - np.log(0.9)]).float(),
+             "advantages": torch.tensor([1.0, -1.0]), "returns": torch.tensor([1.0, 0.0])}
+    optimizer = torch.optim.SGD([*actor.parameters(), *critic.parameters()], lr=0.0)
+    logged = hammer.ppo_update(actor, critic, reference, optimizer, batch,
+                               hammer.Args(update_epochs=1, minibatch_size=2))
+    # policy: -(min(1.5, 1.2) * 1 + min(-0.9, -0.9)) / 2 = -(1.2 - 0.9) / 2 = -0.15
+    assert logged["policy_loss"] == pytest.approx(-0.15, abs=1e-5)
+    assert logged["value_loss"] == pytest.approx(((0.5 - 1) ** 2 + 0.5**2) / 2, abs=1e-6)  # 0.25
+    assert logged["entropy"] == pytest.approx(4 * (0.5 + 0.5 * np.log(2 * np.pi)), abs=1e-5)  # 5.675754
+    # approx_kl = mean((r - 1) - ln r) = ((0.5 - 0.405465) + (-0.1 + 0.105361)) / 2 = 0.0499478
+    assert logged["approx_kl"] == pytest.approx(0.0499478, abs=1e-5)
+    # old_approx_kl = mean(-ln r) = (-0.405465 + 0.105361) / 2 = -0.1500523
+    assert logged["old_approx_kl"] == pytest.approx(-0.1500523, abs=1e-5)
+    assert logged["clipfrac"] == 0.5  # |1.5 - 1| > 0.2, |0.9 - 1| is not
+    assert logged["reverse_kl"] == pytest.approx(0.0, abs=1e-7)  # the actor is its own reference
