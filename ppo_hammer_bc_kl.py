@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: MIT
+# Copyright (c) 2026 the policy-gradients reference authors
 """Behaviour cloning, then PPO anchored to the cloned policy, on the Meta-World hammer.
 
 A simulated Sawyer arm (Meta-World `hammer-v3`, MuJoCo) must pick up a hammer
@@ -12,8 +14,6 @@ it by chance (docs/hammer.md, ablation), so the script works in two phases:
    2016, arXiv:1506.02438) on the sparse reward, plus a penalty on the reverse
    KL divergence KL(pi || pi_ref) to a frozen copy of the BC policy, so the
    policy improves where the reward says so without forgetting the demos.
-
-Departures, each measured in docs/hammer.md: a guarded success, standardised inputs, exact KL, a std floor.
 
     python ppo_hammer_bc_kl.py --total-steps 1000000   # the whole experiment (--help: every argument)
     tensorboard --logdir runs                          # watch the curves
@@ -487,10 +487,9 @@ def train(args: Args) -> dict:
         print(f"{args.run_dir} is finished at step {checkpoint['global_step']:,}: a larger --total-steps "
               f"continues it")
         return {"script": SCRIPT, "total_steps": checkpoint["global_step"], "finished": True}
-    # Seeding: NumPy and PyTorch here; the demos and every env from args.seed too.
-    np.random.seed(args.seed)
+    np.random.seed(args.seed)  # seeding: NumPy and PyTorch here; the demos and every env from args.seed too
     torch.manual_seed(args.seed)
-    torch.set_num_threads(args.num_workers)  # the workers wait during the update: it gets their cores
+    torch.set_num_threads(1)  # BC runs while the workers start up: one core
     run = RunFiles(args, checkpoint)  # TensorBoard, console, best.pt, checkpoint.pt, eval curve, summary
     envs = ParallelEnvs(args, N)  # started first: the workers load while BC trains
 
@@ -510,6 +509,7 @@ def train(args: Args) -> dict:
     nets = {"actor": actor, "critic": critic, "reference": ref_actor}  # what a checkpoint saves
 
     # ---- Phase 2: PPO with the reverse-KL penalty toward ref_actor.
+    torch.set_num_threads(args.num_workers)  # the workers wait during each update: it gets their cores
     optimizer = torch.optim.Adam([*actor.parameters(), *critic.parameters()], lr=args.learning_rate,
                                  eps=1e-5, foreach=True)  # foreach: the same numbers, a faster step
     global_step, start_iteration, next_eval = run.restore(nets, optimizer)  # 0, 0, eval_every: a new run
