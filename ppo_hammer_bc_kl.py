@@ -46,16 +46,14 @@ import torch.nn as nn
 import tyro
 from torch.utils.tensorboard import SummaryWriter
 
-try:  # MuJoCo's native library can fail to load too: say what to install, not a traceback
+try:  # the task's import (see Environment); MuJoCo's library can fail to load too: say what to install
     import metaworld  # noqa: F401  (importing registers the "Meta-World/..." gymnasium envs)
     from metaworld.policies import ENV_POLICY_MAP  # task name -> scripted expert policy class
 except Exception as error:
-    sys.exit(f"error: Meta-World could not be imported ({type(error).__name__}: {error}).\n"
-             f"Install the pinned versions (metaworld, mujoco): pip install -r requirements.txt")
+    sys.exit(f"error: Meta-World could not be imported ({error}); pip install -r requirements.txt")
 
 SCRIPT = Path(__file__).stem
 LOG_2PI = float(np.log(2 * np.pi))
-MAX_PATH_LENGTH = 500  # Meta-World's own time limit, within which the demos are made (--max-episode-steps)
 HELDOUT_SEED_OFFSET = 1000  # a last evaluation runs on the placements of seed + this, never trained on
 OBS_STD_FLOOR = 0.2  # smallest std used to standardise an observation feature (see Standardize)
 
@@ -108,6 +106,8 @@ class Args:
     """width of the two hidden layers of the actor and of the critic"""
     num_demos: int = 10
     """successful expert episodes to clone; 5 cover too few of the 50 placements (docs/hammer.md, MT10)"""
+    demos: str | None = None
+    """an .npz of demonstrations to clone instead of the scripted expert's (format: load_demos; README)"""
     demo_noise: float = 0.1
     """std of noise on the expert's *executed* action (labels stay clean): states off its path; 0-0.3"""
     bc_steps: int = 3000
@@ -127,12 +127,17 @@ class Args:
     resume: str | None = None
     """continue a run (its directory or checkpoint) with its arguments; a larger --total-steps extends it"""
     eval_only: bool = False
-    """with --resume: evaluate the saved policy for --eval-episodes episodes and exit"""
-    capture_video: bool = False
-    """film evaluation episodes (the first 3 placements) as MP4 in RUN_DIR/videos/ (MUJOCO_GL=egl)"""
+    """with --resume: evaluate the saved policy for --eval-episodes episodes and exit (to film it:
+    benchmarks/hammer_video.py)"""
 
 
 # ==== Environment ==============================================================
+# The task: all that knows Meta-World is here and in its import; replace it for yours (README, own task).
+TASKS = sorted(ENV_POLICY_MAP)  # the --env-name values: Meta-World's tasks with a scripted expert
+OBS_SIZE, ACTION_SIZE = 39, 4  # every task's observation and action sizes (what --demos must match)
+MAX_PATH_LENGTH = 500  # the task's own time limit, within which the demos are made (--max-episode-steps)
+
+
 class SparseSuccessReward(gym.Wrapper):
     """Reward 1.0 on the step the task succeeds (Meta-World's info["success"]), 0 otherwise; the
     episode ends there. guarded=True (the hammer's) also needs Meta-World's own guard: info["success"]
@@ -143,53 +148,67 @@ class SparseSuccessReward(gym.Wrapper):
         super().__init__(env)
         self.guarded = guarded
 
-    def step(self, action):
+    def step(self, action):  # terminate_on_success (make_env) ends it on info["success"], guarded or not
         obs, dense_reward, terminated, truncated, info = self.env.step(action)
-        done = bool(info["success"])  # guarded or not, the task cannot be done again: end
-        success = done and (dense_reward > 5.0 or not self.guarded)  # 5.0: Meta-World's guard
-        return obs, float(success), terminated or done, truncated, info
+        success = info["success"] and (dense_reward > 5.0 or not self.guarded)  # 5.0: Meta-World's guard
+        return obs, float(success), terminated, truncated, info
 
 
 def make_env(args: Args, env_seed: int, render: bool = False) -> gym.Env:
-    """One Meta-World MT1 environment with the sparse success reward. args.seed fixes the task's
-    50 placements (the same in every env of a run); env_seed, which one each reset draws."""
+    """One environment of the task whose reward is the success: 1.0 on the step it succeeds, where the
+    episode ends (terminated), else 0; truncated at args.max_episode_steps; info["success"] as the env
+    has it. args.seed fixes the task's 50 placements (the same in every env of a run; another seed: other
+    placements); env_seed, which one each reset draws. render: env.render() gives RGB frames (video)."""
     env = gym.make("Meta-World/MT1", env_name=args.env_name, seed=args.seed,
                    max_episode_steps=args.max_episode_steps or MAX_PATH_LENGTH, terminate_on_success=True,
                    disable_env_checker=True,  # its warnings are about Meta-World's observation bounds
                    **(dict(render_mode="rgb_array", camera_name="corner", width=256, height=256)  # video
                       if render else {}))
     env.unwrapped.seed(env_seed)  # reset() ignores its seed argument: seed the env itself
-    walk_home_once(env.unwrapped)  # the same episodes, resets ~2x faster (plumbing)
+    walk_home_once(env.unwrapped)  # the same episodes, resets ~2x faster
     return SparseSuccessReward(env, guarded=args.guarded_success and args.env_name == "hammer-v3")
 
 
-def run_eval_episode(env: gym.Env, actor: nn.Module, placement: int,
-                     frames: list | None = None) -> tuple[bool, bool, int]:
-    """One mean-action episode from the placement-th of the task's 50 placements (not a
-    random one); appends its frames to `frames`. Returns (success, unguarded success, length)."""
+def walk_home_once(base: gym.Env) -> None:
+    """Meta-World's reset() walks the arm home (250 physics steps), then MujocoEnv.reset() wipes the physics
+    and walks it again: skip the first walk, the same episodes on all 50 tasks (docs/hammer.md, Speed)."""
+    reset_hand = base._reset_hand
+    base._reset_hand = lambda steps=50: reset_hand(steps if base.data.time == 0 else 0)
+
+
+def reset_to_placement(env: gym.Env, placement: int) -> np.ndarray:
+    """Reset to the placement-th of the task's 50 placements (not a random one), for evaluation;
+    returns the first observation. Evaluation k starts from placement k mod 50."""
     env.get_wrapper_attr("toggle_sample_tasks_on_reset")(False)
     placements = env.get_wrapper_attr("tasks")
     env.unwrapped.set_task(placements[placement % len(placements)])
-    obs, length = env.reset()[0], 0
+    return env.reset()[0]
+
+
+def scripted_expert(args: Args, obs: np.ndarray) -> np.ndarray:
+    """The task's scripted expert: its action (A,) in [-1, 1] in observation obs (O,); makes the demos."""
+    with warnings.catch_warnings():  # "Constant(s) may be too high": we clip
+        warnings.simplefilter("ignore")
+        return np.clip(ENV_POLICY_MAP[args.env_name]().get_action(obs), -1.0, 1.0)  # a stateless policy
+
+
+def run_eval_episode(env: gym.Env, actor: nn.Module, placement: int) -> tuple[bool, bool, int]:
+    """One mean-action episode from the placement-th placement: (success, unguarded success, length)."""
+    obs, length = reset_to_placement(env, placement), 0
     while True:  # the time limit guarantees an end
-        if frames is not None:  # MuJoCo's frame rows come bottom-up from this camera: flip them
-            frames.append(env.render()[::-1])
         with torch.no_grad():
             action = actor(torch.as_tensor(obs, dtype=torch.float32)).mean  # (A,)
         obs, reward, terminated, truncated, info = env.step(action.numpy())
         length += 1
         if terminated or truncated:
-            if frames is not None:
-                frames.append(env.render()[::-1])  # the last frame too
             return reward > 0, bool(info["success"]), length
 
 
 # ==== Demonstrations ===========================================================
 def generate_demos(args: Args) -> dict[str, np.ndarray]:
     """Play the scripted expert until `num_demos` episodes succeed; keep only those. The labels
-    are its actions clipped to [-1, 1]; the executed actions get noise, so the demos show how
-    it recovers. Returns obs (D, O), actions (D, A) and episode_lengths (num_demos,)."""
-    expert = ENV_POLICY_MAP[args.env_name]()
+    are its actions; the executed actions get noise, so the demos show how it recovers.
+    Returns obs (D, O), actions (D, A) and episode_lengths (num_demos,)."""
     rng = np.random.default_rng(args.seed)
     env = make_env(args, env_seed=args.seed + 10_000)  # + 10_000: not a training env's seed
     transitions, lengths, attempts = [], [], 0  # (obs, expert action) of the successful episodes
@@ -198,12 +217,9 @@ def generate_demos(args: Args) -> dict[str, np.ndarray]:
         if attempts > 10 * args.num_demos:
             raise ValueError(f"the scripted expert succeeded in only {len(lengths)} of {attempts - 1} "
                              f"episodes; lower --demo-noise or raise --max-episode-steps")
-        obs, _ = env.reset()
-        episode, done = [], False
+        obs, episode, done = env.reset()[0], [], False
         while not done:
-            with warnings.catch_warnings():  # "Constant(s) may be too high": we clip below
-                warnings.simplefilter("ignore")
-                action = np.clip(expert.get_action(obs), -1.0, 1.0)
+            action = scripted_expert(args, obs)
             episode.append((obs, action))
             noise = args.demo_noise * rng.standard_normal(action.shape)
             obs, reward, terminated, truncated, _ = env.step(np.clip(action + noise, -1.0, 1.0))
@@ -218,17 +234,40 @@ def generate_demos(args: Args) -> dict[str, np.ndarray]:
             "episode_lengths": np.array(lengths)}  # (num_demos,)
 
 
+def load_demos(path: str | Path) -> dict[str, np.ndarray]:
+    """Demos from an .npz (--demos, the cache): obs (D, O) and actions (D, A), floats in [-1, 1], the
+    episodes' transitions back to back, and episode_lengths (E,), ints summing to D. Else one line."""
+    try:
+        with np.load(path) as file:
+            obs, actions = (file[key].astype(np.float32) for key in ("obs", "actions"))
+            lengths = file["episode_lengths"].astype(int)
+    except Exception as error:  # missing, not an .npz, an array missing (KeyError) or not numbers
+        raise ValueError(f"demos {path}: cannot read obs, actions, episode_lengths ({error})") from None
+    for wrong, problem in [  # each check is safe on any array, whatever the others find
+        (obs.size == 0, "no transitions"),
+        (obs.shape[1:] != (OBS_SIZE,) or actions.shape != obs.shape[:1] + (ACTION_SIZE,),
+         f"obs {obs.shape}, actions {actions.shape}: the task's are (D, {OBS_SIZE}), (D, {ACTION_SIZE})"),
+        (lengths.ndim != 1 or (lengths < 1).any() or obs.shape[:1] != (lengths.sum(),),
+         "episode_lengths must be positive and sum to D"),
+        (not np.isfinite(obs).all() or not (np.abs(actions) <= 1).all(), "NaN, inf, or actions beyond ±1"),
+    ]:
+        if wrong:
+            raise ValueError(f"demos {path}: {problem}")
+    return {"obs": obs, "actions": actions, "episode_lengths": lengths}
+
+
 def load_or_generate_demos(args: Args) -> dict[str, np.ndarray]:
-    """Demos from the on-disk cache, or freshly generated (and then cached)."""
+    """--demos, or the expert's demos from the on-disk cache, or freshly generated (and then cached)."""
+    if args.demos:
+        return load_demos(args.demos)
     path = Path(args.demo_cache_dir) / (
         f"{args.env_name}__demos{args.num_demos}__noise{args.demo_noise:g}__seed{args.seed}"
         f"__H{args.max_episode_steps or MAX_PATH_LENGTH}__guarded{int(args.guarded_success)}.npz")
     if path.exists():
         try:
-            with np.load(path) as cached:
-                return {key: cached[key] for key in ("obs", "actions", "episode_lengths")}
-        except Exception as error:  # a truncated or foreign file: make the demos again
-            print(f"demo cache {path} is unreadable ({type(error).__name__}); regenerating")
+            return load_demos(path)
+        except ValueError as error:  # a truncated or foreign file: make the demos again
+            print(f"{error}; regenerating")
     demos = generate_demos(args)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, **demos)
@@ -462,11 +501,12 @@ def ppo_update(actor: Actor, critic: Critic, ref_actor: Actor, optimizer: torch.
                 gaussian_kl(dist, TruncatedNormal(ref_dist.mean[mb], ref_dist.std[mb])),  # (B,) to pi_ref
                 clip_coef=args.clip_coef, value_coef=args.value_coef, entropy_coef=args.entropy_coef,
                 reverse_kl_coef=args.reverse_kl_coef)
-            check_finite(step, loss=loss)
             optimizer.zero_grad()
             loss.backward()
             grad_norm = nn.utils.clip_grad_norm_(parameters, args.max_grad_norm)  # before clipping
-            check_finite(step, gradient_norm=grad_norm)
+            if not torch.isfinite(loss + grad_norm):  # NaN or inf: stop before the step spoils the networks
+                raise FloatingPointError(f"the loss or its gradient is not finite at step {step:,}; stopped. "
+                                         f"The last good checkpoint is kept; try a lower --learning-rate")
             optimizer.step()  # one Adam step per minibatch (PPO paper, Algorithm 1; CleanRL)
             for key, value in parts.items():  # mean over all epochs, weighted by minibatch size
                 logged[key] = logged.get(key, 0.0) + value.item() * len(mb) / (M * args.update_epochs)
@@ -573,17 +613,10 @@ def train(args: Args) -> dict:
         # Placements never trained on: another seed's 50 (the same task, objects and goals elsewhere).
         heldout = None if run.signal_number else envs.evaluate(
             actor, args.eval_episodes, args.seed + HELDOUT_SEED_OFFSET)[0]
-    return run.finish(global_step, steps_per_second, heldout, actor)
+    return run.finish(global_step, steps_per_second, heldout)
 
 
 # ==== Plumbing: env workers, argument checks, checkpoints, eval from a file, video, signals ====
-def walk_home_once(base: gym.Env) -> None:
-    """Meta-World's reset() walks the arm home (250 physics steps), then MujocoEnv.reset() wipes the physics
-    and walks it again: skip the first walk, the same episodes on all 50 tasks (docs/hammer.md, Speed)."""
-    reset_hand = base._reset_hand
-    base._reset_hand = lambda steps=50: reset_hand(steps if base.data.time == 0 else 0)
-
-
 def env_worker(conn, env_seeds: list[int], eval_seed: int, args: Args) -> None:
     """A worker process: holds a batch of envs and runs whole rollouts of them (collect_rollout), so
     the main process and the pipe are not in every step (docs/hammer.md, Speed). Commands:
@@ -669,7 +702,7 @@ def validate(args: Args) -> None:
         (("gamma",), lambda v: 0 < v <= 1, "in (0, 1]"),
         (("gae_lambda",), lambda v: 0 <= v <= 1, "in [0, 1]"),
         (("min_std",), lambda v: 0 <= v < 1, "in [0, 1)"),
-        (("max_episode_steps",), lambda v: v is None or 1 <= v <= 500, "in [1, 500], Meta-World's own limit"),
+        (("max_episode_steps",), lambda v: v is None or 1 <= v <= MAX_PATH_LENGTH, f"<= {MAX_PATH_LENGTH}"),
     ]:
         for name in names:
             if not holds(getattr(args, name)):
@@ -681,8 +714,7 @@ def validate(args: Args) -> None:
                                       f"rollout, --num-envs x --num-steps = {rollout}"),
         (args.minibatch_size <= rollout, f"--minibatch-size ({args.minibatch_size}) must be at most "
                                          f"the rollout, --num-envs x --num-steps = {rollout}"),
-        (args.env_name in ENV_POLICY_MAP, f"--env-name {args.env_name!r} is not a Meta-World task with "
-                                          f"a scripted expert; one of: {', '.join(sorted(ENV_POLICY_MAP))}"),
+        (args.env_name in TASKS, f"--env-name {args.env_name!r} is not a task; one of: {', '.join(TASKS)}"),
         *[(not any(part.exists() and not part.is_dir() for part in [Path(path), *Path(path).parents]),
            f"--{flag} {path} is a file or inside one: name a directory")  # it cannot become a directory
           for flag, path in [("run-dir", run_dir), ("demo-cache-dir", args.demo_cache_dir)]],
@@ -696,13 +728,6 @@ def validate(args: Args) -> None:
             raise ValueError(message)
 
 
-def saved_args(state: dict, **overrides) -> Args:
-    """The arguments a checkpoint was written with (names this script no longer has are dropped)."""
-    names = {field.name for field in fields(Args)}
-    return Args(**{**{k: v for k, v in state["args"].items() if k in names}, "run_dir": str(state["run_dir"]),
-                   **overrides})
-
-
 def open_checkpoint(args: Args) -> tuple[Args, dict | None]:
     """--resume: the run's arguments and checkpoint. A longer --total-steps goes on (the step size's decay
     stretched to the new length); any other argument that differs from the run's is refused, naming it."""
@@ -711,8 +736,7 @@ def open_checkpoint(args: Args) -> tuple[Args, dict | None]:
     checkpoint = load_checkpoint(args.resume)
     if "optimizer" not in checkpoint:
         raise ValueError(f"--resume: {args.resume} holds only a policy; evaluate it with --eval-only")
-    saved = saved_args(checkpoint, resume=args.resume, total_steps=args.total_steps,
-                       capture_video=args.capture_video)  # the only arguments a resumed run may change
+    saved = replace(checkpoint["args"], resume=args.resume, total_steps=args.total_steps)  # may change
     changed = [f"--{name.replace('_', '-')} {getattr(args, name)} (the run has {getattr(saved, name)})"
                for name in asdict(args) if getattr(args, name) != getattr(saved, name)]
     if changed:
@@ -722,8 +746,8 @@ def open_checkpoint(args: Args) -> tuple[Args, dict | None]:
 
 
 def load_checkpoint(path: str | Path) -> dict:
-    """Read a checkpoint of this script: a file, or a run directory's checkpoint.pt (a pickle, it holds
-    RNG states: load only files you trust). state["run_dir"]: the directory it is in."""
+    """Read a checkpoint of this script: a file, or a run directory's checkpoint.pt (a pickle, it holds RNG
+    states: load only files you trust). Its "args" as Args (unknown names dropped), run_dir its directory."""
     path = Path(path) / "checkpoint.pt" if Path(path).is_dir() else Path(path)
     try:
         state = torch.load(path, weights_only=False)
@@ -731,21 +755,15 @@ def load_checkpoint(path: str | Path) -> dict:
         raise ValueError(f"--resume: cannot read {path} as a checkpoint ({error})") from None
     if (written_by := isinstance(state, dict) and state.get("script")) != SCRIPT:
         raise ValueError(f"--resume: {path} was written by {written_by or 'something else'}, not by {SCRIPT}")
-    return {**state, "run_dir": path.parent}
-
-
-def check_finite(step: int, **quantities: torch.Tensor) -> None:
-    """Stop with a clear message if a loss, gradient norm or parameter is NaN or inf."""
-    for name, value in quantities.items():
-        if not torch.isfinite(torch.as_tensor(value)).all():
-            raise FloatingPointError(f"{name} is not finite at step {step:,}; stopped. The last "
-                                     f"good checkpoint is kept; try a lower --learning-rate")
+    names = {field.name for field in fields(Args)}
+    args = Args(**{**{k: v for k, v in state["args"].items() if k in names}, "run_dir": str(path.parent)})
+    return {**state, "args": args, "run_dir": path.parent}
 
 
 def evaluate_checkpoint(args: Args) -> dict:
     """--eval-only: the saved policy's success rate with a 95% confidence interval."""
     state = load_checkpoint(args.resume)  # checkpoint.pt or best.pt
-    saved = saved_args(state, resume=None, eval_only=False)
+    saved = replace(state["args"], resume=None, eval_only=False)
     actor = Actor(state["obs_size"], state["action_size"], saved.hidden_size)
     actor.load_state_dict(state["nets"]["actor"])  # same shape: built from the saved arguments
     with ParallelEnvs(saved, num_envs=saved.num_workers) as envs:
@@ -755,26 +773,7 @@ def evaluate_checkpoint(args: Args) -> dict:
     half = z * np.sqrt(rate * (1 - rate) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
     print(f"{n} episodes from step {state['global_step']:,}: success {rate:.2f} "
           f"(95% CI {centre - half:.2f}-{centre + half:.2f})")
-    if args.capture_video:
-        paths = record_videos(actor, saved, state["run_dir"] / "videos")
-        print(f"videos: {', '.join(str(path) for path in paths)}")
     return {"success": float(rate), "ci95": [float(centre - half), float(centre + half)]}
-
-
-def record_videos(actor: Actor, args: Args, video_dir: Path, num_episodes: int = 3) -> list[Path]:
-    """Film mean-action episodes from the first placements, in this process, as MP4."""
-    import imageio.v2 as imageio  # only needed for --capture-video
-    os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering on a CPU machine
-    env = make_env(args, env_seed=args.seed + 20_000, render=True)
-    video_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for placement in range(num_episodes):
-        frames: list[np.ndarray] = []  # (H, W, 3) each
-        success, _, _ = run_eval_episode(env, actor, placement, frames)
-        paths.append(video_dir / f"eval_placement{placement}_{'success' if success else 'failure'}.mp4")
-        imageio.mimwrite(paths[-1], frames, fps=30, macro_block_size=1)  # any frame size
-    env.close()  # an open EGL context prints an error at exit
-    return paths
 
 
 class RunFiles(contextlib.AbstractContextManager):
@@ -850,7 +849,7 @@ class RunFiles(contextlib.AbstractContextManager):
                    path.with_name(name + ".tmp"))
         os.replace(path.with_name(name + ".tmp"), path)
 
-    def finish(self, step: int, steps_per_second: float, heldout: float | None, actor: Actor) -> dict:
+    def finish(self, step: int, steps_per_second: float, heldout: float | None) -> dict:
         """The deliverables: eval success against env steps as CSV and PNG, videos if asked, summary.json."""
         if self.signal_number:  # main says how to resume
             return {"script": SCRIPT, "total_steps": step, "interrupted": self.signal_number,
@@ -866,8 +865,6 @@ class RunFiles(contextlib.AbstractContextManager):
                ylim=(-0.02, 1.02), title=f"{self.path.name}: BC (dashed), then PPO + reverse KL")
         fig.savefig(self.path / "eval_success.png", dpi=100, bbox_inches="tight")
         plt.close(fig)
-        if self.args.capture_video:
-            record_videos(actor, self.args, self.path / "videos")
         summary = {"script": SCRIPT, "seed": self.args.seed, "total_steps": step, "run_dir": str(self.path),
                    "wall_seconds": time.time() - self.start_time,  # of this process (since a resume, if any)
                    "steps_per_second": steps_per_second,  # RL phase, evaluations included
@@ -886,7 +883,7 @@ if __name__ == "__main__":
     try:
         args = tyro.cli(Args)
         if args.resume and not args.eval_only:  # the run's arguments are the defaults: a flag given is chosen
-            args = tyro.cli(Args, default=saved_args(load_checkpoint(args.resume), resume=args.resume))
+            args = tyro.cli(Args, default=replace(load_checkpoint(args.resume)["args"], resume=args.resume))
         validate(args)
         summary = evaluate_checkpoint(args) if args.eval_only else train(args)
     except (ValueError, FloatingPointError) as error:  # bad input, or a NaN/inf (checkpoint kept)

@@ -499,7 +499,7 @@ def test_demos_are_successful_cached_and_regenerated_when_unreadable(tmp_path, c
     cache.write_bytes(b"not an npz file")
     capsys.readouterr()
     again = hammer.load_or_generate_demos(args)
-    assert "unreadable" in capsys.readouterr().out
+    assert "cannot read" in capsys.readouterr().out  # said, then made again
     np.testing.assert_array_equal(again["obs"], demos["obs"])  # same seed, same demos
 
 
@@ -705,7 +705,7 @@ def test_non_finite_loss_stops_with_a_message(tmp_path, monkeypatch):
     monkeypatch.setattr(hammer, "ppo_kl_loss", poisoned)
     args = tyro.cli(hammer.Args, args=[*TINY, "--run-dir", str(tmp_path / "nan"),
                                        "--demo-cache-dir", str(tmp_path / "demos")])
-    with pytest.raises(FloatingPointError, match="loss is not finite at step 256"):
+    with pytest.raises(FloatingPointError, match="loss or its gradient is not finite at step 256"):
         hammer.train(args)
     assert not (tmp_path / "nan" / "checkpoint.pt").exists()  # nothing bad was saved
 
@@ -727,14 +727,30 @@ def test_eval_only_prints_a_confidence_interval_and_a_run_is_never_overwritten(t
     assert "4 episodes from step 512: success" in result.stdout and "95% CI" in result.stdout
 
 
-def test_capture_video_writes_frames(tmp_path):
+def test_a_saved_policy_is_filmed_the_right_way_up(tmp_path):
+    # benchmarks/hammer_video.py: the mean action from placement 0, as evaluation plays it.
     import imageio.v2 as imageio
 
-    args = hammer.Args(max_episode_steps=5, hidden_size=8)
-    paths = hammer.record_videos(hammer.Actor(39, 4, 8), args, tmp_path, num_episodes=1)
-    reader = imageio.get_reader(paths[0])
+    actor = hammer.Actor(39, 4, 8)
+    args = hammer.Args(max_episode_steps=5, hidden_size=8, run_dir=str(tmp_path))
+    best = tmp_path / "best.pt"
+    torch.save({"script": "ppo_hammer_bc_kl", "args": dataclasses.asdict(args), "global_step": 0,
+                "obs_size": 39, "action_size": 4, "nets": {"actor": actor.state_dict()}}, best)
+    result = run_script("benchmarks/hammer_video.py", str(best), "--episodes", "1", timeout=300)
+    assert result.returncode == 0, result.stderr
+    (video,) = (tmp_path / "videos").glob("*.mp4")
+    assert video.name == "eval_placement0_failure.mp4"  # 5 steps of an untrained actor
+    reader = imageio.get_reader(video)
     assert reader.count_frames() == 6  # the first frame and one per step
-    assert reader.get_data(0).shape == (256, 256, 3)
+    frame = reader.get_data(0).astype(float)
+    assert frame.shape == (256, 256, 3)
+    # The right way up: MuJoCo's rows come bottom-up from this camera, and the film flips them. The MP4 is
+    # lossy, so compare distances: the first frame is much nearer the flipped raw render than the raw one.
+    env = hammer.make_env(args, env_seed=args.seed + 20_000, render=True)
+    hammer.reset_to_placement(env, 0)
+    raw = env.render().astype(float)
+    env.close()
+    assert np.abs(frame - raw[::-1]).mean() < 0.5 * np.abs(frame - raw).mean()
 
 
 def test_checkpoint_from_another_script_is_refused(tmp_path):

@@ -6,6 +6,7 @@ Most of these run train() in this process on stub environments and stub demonstr
 (no MuJoCo, no worker processes), so they are quick and exactly reproducible."""
 
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
@@ -231,7 +232,7 @@ def test_the_default_time_limit_is_twice_the_longest_demo(stubbed, monkeypatch, 
     monkeypatch.setattr(StubEnvs, "__init__", recording)
     hammer.train(stub_args(stubbed / "run", *flags))
     assert seen == [limit]  # what the envs were made with...
-    assert hammer.load_checkpoint(stubbed / "run")["args"]["max_episode_steps"] == limit  # resume reads it
+    assert hammer.load_checkpoint(stubbed / "run")["args"].max_episode_steps == limit  # resume reads it
 
 
 def test_the_update_penalises_kl_from_the_policy_to_the_reference_not_the_reverse():
@@ -363,7 +364,7 @@ def test_a_resumed_run_continues_exactly_where_it_stopped(stubbed, monkeypatch):
     torch.manual_seed(12345)  # a resumed run must not depend on the process's RNG state
     np.random.seed(12345)
     crashed = str(stubbed / "crashed")  # --resume alone: the saved arguments, as the command line reads them
-    hammer.train(hammer.saved_args(hammer.load_checkpoint(crashed), resume=crashed))
+    hammer.train(dataclasses.replace(hammer.load_checkpoint(crashed)["args"], resume=crashed))
     for name in ("actor", "critic"):
         for key, tensor in saved["nets"][name].items():
             assert torch.equal(restored[name][key], tensor), f"{name} {key}"
@@ -416,7 +417,8 @@ def test_a_longer_total_steps_continues_a_finished_run_without_demos(stubbed, mo
 
     monkeypatch.setattr(hammer, "ppo_update", recording)
     path = str(stubbed / "run")
-    summary = hammer.train(hammer.saved_args(hammer.load_checkpoint(path), resume=path, total_steps=160))
+    longer = dataclasses.replace(hammer.load_checkpoint(path)["args"], resume=path, total_steps=160)
+    summary = hammer.train(longer)
     assert summary["total_steps"] == 160  # 96 + 4 rollouts of 16
     assert [step for step, _, _ in hammer.load_checkpoint(path)["eval_history"]] == [0, 32, 64, 96, 128, 160]
     # the step size's linear decay is that of a 10-rollout run: alpha (1 - (k - 1) / 10) for k = 7..10

@@ -1,0 +1,70 @@
+"""Film a saved policy of ppo_hammer_bc_kl.py: mean-action episodes from the task's first placements,
+one MP4 each, rendered headless (MUJOCO_GL=egl on a machine without a display).
+
+    python benchmarks/hammer_video.py runs/<run>/best.pt                # 3 episodes into runs/<run>/videos/
+    python benchmarks/hammer_video.py runs/<run> --episodes 5 --out clips  # checkpoint.pt, 5 episodes
+
+The episodes are those the run's evaluation plays (placement k for episode k, the run's --seed), with
+the script's own environment and actor; each file is named by its placement and its outcome.
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("MUJOCO_GL", "egl")  # before MuJoCo is imported: headless rendering on a CPU machine
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import imageio.v2 as imageio  # noqa: E402
+import torch  # noqa: E402
+
+import ppo_hammer_bc_kl as hammer  # noqa: E402
+
+FPS = 30
+
+
+def film(checkpoint: str | Path, num_episodes: int = 3, out: Path | None = None) -> list[Path]:
+    """Film num_episodes mean-action episodes of the checkpoint's actor; returns the MP4 paths."""
+    state = hammer.load_checkpoint(checkpoint)
+    actor = hammer.Actor(state["obs_size"], state["action_size"], state["args"].hidden_size)
+    actor.load_state_dict(state["nets"]["actor"])
+    out = Path(out or state["run_dir"] / "videos")
+    out.mkdir(parents=True, exist_ok=True)
+    env = hammer.make_env(state["args"], env_seed=state["args"].seed + 20_000, render=True)
+    paths = []
+    try:
+        for placement in range(num_episodes):
+            obs, frames = hammer.reset_to_placement(env, placement), []
+            while True:  # the time limit guarantees an end
+                frames.append(env.render()[::-1])  # (H, W, 3); MuJoCo's rows come bottom-up from this camera
+                with torch.no_grad():
+                    action = actor(torch.as_tensor(obs, dtype=torch.float32)).mean  # (A,), as evaluation acts
+                obs, reward, terminated, truncated, _ = env.step(action.numpy())
+                if terminated or truncated:
+                    frames.append(env.render()[::-1])  # the last frame too
+                    break
+            paths.append(out / f"eval_placement{placement}_{'success' if reward > 0 else 'failure'}.mp4")
+            imageio.mimwrite(paths[-1], frames, fps=FPS, macro_block_size=1)  # any frame size
+    finally:
+        env.close()  # an open EGL context prints an error at exit
+    return paths
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", help="best.pt, checkpoint.pt, or a run directory (its checkpoint.pt)")
+    parser.add_argument("--episodes", type=int, default=3, help="episodes to film, from placement 0 on")
+    parser.add_argument("--out", type=Path, help="folder for the MP4s (default: the run's videos/)")
+    options = parser.parse_args()
+    if options.episodes < 1:
+        parser.error("--episodes must be at least 1")
+    try:
+        paths = film(options.checkpoint, options.episodes, options.out)
+    except ValueError as error:  # not a checkpoint of the script: one line
+        sys.exit(f"error: {error}")
+    print("\n".join(str(path) for path in paths))
+
+
+if __name__ == "__main__":
+    main()
