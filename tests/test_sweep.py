@@ -356,10 +356,3 @@ def test_ctrl_c_stops_the_sweep(ray_head, tmp_path):
         assert summary["seed"] == seed
         assert not (long_runs[seed - 1] / "summary.json").exists()
 
-
-def test_plot_hammer_refuses_a_directory_that_is_not_a_finished_run(tmp_path):
-    plot = ROOT / "benchmarks" / "plot_hammer.py"
-    result = subprocess.run([sys.executable, str(plot), str(tmp_path / "x.png"), "--group", "gamma", "0.99",
-                             str(tmp_path)], capture_output=True, text=True)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "0.99: not a finished run" in result.stderr and not (tmp_path / "x.png").exists()

@@ -1,0 +1,160 @@
+"""benchmarks/make_docs.py: the docs hold the tables the committed runs give, a changed number in one
+of those runs is caught, and the tables, sentences and markers behave as worked out here by hand.
+No training: everything is read from benchmarks/results or from small runs written by the test."""
+
+import json
+import shutil
+import sys
+
+import pytest
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import make_docs  # noqa: E402
+
+
+def test_the_docs_hold_what_the_committed_runs_give():
+    problems = make_docs.generate(ROOT, write=False)
+    assert problems == [], "\n".join(problems) + "\n(python benchmarks/make_docs.py writes them)"
+
+
+def copy_of_the_repository(tmp_path):
+    """The pages, their pictures and the committed runs: all that the check reads."""
+    shutil.copytree(ROOT / "benchmarks" / "results", tmp_path / "benchmarks" / "results")
+    shutil.copytree(ROOT / "docs", tmp_path / "docs")
+    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    return tmp_path
+
+
+def block_names(problems):
+    return sorted(problem.split(": ")[1].split()[0] for problem in problems)
+
+
+@pytest.mark.parametrize("run, change, blocks", [
+    # the wall-clock of hammer seed 1 (7.7 min): its minutes cell and the minutes range of the sentences
+    ("hammer10/default/seed1", ("summary.json", '"wall_seconds": 460.07', '"wall_seconds": 520.07'),
+     ["hammer10", "hammer10_seeds"]),
+    # pick-place seed 2's last evaluation, 0.96: the MT10 table and the gamma table; not MT10's
+    # sentences, whose counts (at 0.9 or more, at 1.00, below BC) 0.94 leaves as they were
+    ("mt10/env-name=pick-place-v3/seed2", ("eval_success.csv", "499712,0.96,", "499712,0.94,"),
+     ["gamma_seed2", "mt10"]),
+])
+def test_one_changed_number_in_a_committed_run_fails_the_check(tmp_path, run, change, blocks):
+    root = copy_of_the_repository(tmp_path)
+    assert make_docs.generate(root, write=False) == []  # the copy holds what its runs give
+    name, old, new = change
+    path = root / "benchmarks" / "results" / run / name
+    text = path.read_text()
+    assert text.count(old) == 1
+    path.write_text(text.replace(old, new))
+    problems = make_docs.generate(root, write=False)
+    assert block_names(problems) == blocks, problems  # those and no other
+    assert all("differs from what the runs give" in problem for problem in problems)
+
+
+# ---- Small runs written here, their tables worked out by hand.
+def write_run(root, directory, seed, evals, wall_seconds, steps_per_second, **extra):
+    path = root / "benchmarks" / "results" / directory / f"seed{seed}"
+    path.mkdir(parents=True)
+    rows = "".join(f"{step},{success},{length}\n" for step, success, length in evals)
+    (path / "eval_success.csv").write_text("step,success,length\n" + rows)
+    (path / "summary.json").write_text(json.dumps({"seed": seed, "wall_seconds": wall_seconds,
+                                                   "steps_per_second": steps_per_second, **extra}))
+
+
+@pytest.fixture
+def small(tmp_path):
+    # seed 1: 0.9 first at 102k, then 0.88, then 1.00; seed 2: BC at 1.00, ends at 0.90; seed 3: never
+    write_run(tmp_path, "demo/env-name=a-v3", 1, [(0, 0.5, 100.0), (53248, 0.8, 80.0), (102400, 0.92, 70.0),
+                                                  (151552, 0.88, 60.0), (200704, 1.0, 50.0)],
+              90.0, 2345.6, heldout_success=0.94)
+    write_run(tmp_path, "demo/env-name=a-v3", 2, [(0, 1.0, 60.0), (53248, 0.86, 70.0), (102400, 0.9, 65.0),
+                                                  (151552, 0.9, 64.0), (200704, 0.9, 63.0)], 120.0, 1999.4)
+    write_run(tmp_path, "demo/env-name=a-v3", 3, [(0, 0.2, 150.0), (53248, 0.4, 140.0)], 30.0, 3000.0)
+    unfinished = tmp_path / "benchmarks" / "results" / "demo" / "env-name=a-v3" / "seed4"
+    unfinished.mkdir()
+    (unfinished / "eval_success.csv").write_text("step,success,length\n0,0.1,99\n")  # no summary.json
+    (tmp_path / "docs").mkdir()
+    return tmp_path
+
+
+def table(root, **kwargs):
+    entry = make_docs.Table("demo", [make_docs.sweep("demo")], **kwargs)
+    return entry.text(root, root / "docs" / "page.md").splitlines()
+
+
+def test_one_row_per_run(small):
+    lines = table(small, digest=False)
+    assert lines[0] == ("| setting | seed | BC (step 0) | final | best | first eval >= 0.9 "
+                        "| lowest from there | mean episode, BC → final | minutes | RL steps/s "
+                        "| held-out placements |")
+    assert lines[2:] == [
+        "| a-v3 | 1 | 0.50 | 1.00 | 1.00 | 102k | 0.88 | 100 → 50 | 1.5 | 2,346 | 0.94 |",
+        "| a-v3 | 2 | 1.00 | 0.90 | 1.00 | 0 (BC) | 0.86 | 60 → 63 | 2.0 | 1,999 | - |",
+        "| a-v3 | 3 | 0.20 | 0.40 | 0.40 | never | - | 150 → 140 | 0.5 | 3,000 | - |",
+    ]
+
+
+def test_one_row_per_setting_and_the_seeds_across(small):
+    assert table(small, layout="settings", digest=False)[2] == (
+        "| a-v3 | 1, 2, 3 | 0.50 / 1.00 / 0.20 | 1.00 / 0.90 / 0.40 | 102k / 0 (BC) / never "
+        "| 0.88 / 0.86 / - | 0.5-2.0 | 1,999-3,000 |")
+    assert table(small, layout="seeds", digest=False) == [
+        "| seed | 1 | 2 | 3 |", "|---|---:|---:|---:|", "| BC (step 0) | 0.50 | 1.00 | 0.20 |",
+        "| final | 1.00 | 0.90 | 0.40 |", "| first eval >= 0.9 | 102k | 0 (BC) | never |"]
+
+
+def test_the_sentences_count_from_the_runs(small):
+    assert table(small, layout="digest", notes={"a-v3 seed 3": "resumed"}) == [
+        "3 runs, BC 0.20-1.00. At the end 2 of 3 at 0.9 or more (a-v3 seed 3: 0.40), 1 of 3 at 1.00; "
+        "1 of 3 below their BC start (a-v3 seed 2: 0.90). Of the 2 that reached 0.9, none stayed at 0.9 or "
+        "more at every later evaluation (a-v3 seed 1: 0.88; a-v3 seed 2: 0.86). A run took 1.5-2.0 min at "
+        "1,999-2,346 RL steps/s (not counting a-v3 seed 3, resumed)."]
+
+
+def test_only_the_lines_between_the_markers_are_rewritten(small, monkeypatch):
+    monkeypatch.setattr(make_docs, "GENERATED", [make_docs.Table("demo", [make_docs.sweep("demo")], "seeds",
+                                                                 digest=False)])
+    page = small / "README.md"
+    page.write_text("# Title\n\nBefore.\n<!-- generated: demo -->\nstale\n"
+                    "<!-- end generated: demo -->\nAfter.\n")
+    problems = make_docs.generate(small, write=False)
+    assert len(problems) == 1 and problems[0].startswith("README.md:4: demo differs from what the runs give")
+    assert page.read_text().count("stale") == 1  # the check changes nothing
+    assert make_docs.generate(small, write=True) == []
+    assert page.read_text() == ("# Title\n\nBefore.\n<!-- generated: demo -->\n| seed | 1 | 2 | 3 |\n"
+                                "|---|---:|---:|---:|\n| BC (step 0) | 0.50 | 1.00 | 0.20 |\n"
+                                "| final | 1.00 | 0.90 | 0.40 |\n"
+                                "| first eval >= 0.9 | 102k | 0 (BC) | never |\n"
+                                "<!-- end generated: demo -->\nAfter.\n")
+    assert make_docs.generate(small, write=False) == []
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("<!-- generated: demo -->\n", "README.md:1: demo has no end marker"),
+    ("<!-- generated: nothing -->\n<!-- end generated: nothing -->\n",
+     "README.md:1: nothing is not in GENERATED"),
+    ("<!-- generated: demo -->\n<!-- end generated: other -->\n",
+     "README.md:2: the end of other without its start"),
+    ("no markers\n", "demo: in no page"),
+])
+def test_a_wrong_marker_or_a_block_in_no_page_is_named(small, monkeypatch, text, problem):
+    monkeypatch.setattr(make_docs, "GENERATED", [make_docs.Table("demo", [make_docs.sweep("demo")])])
+    (small / "README.md").write_text(text)
+    problems = make_docs.generate(small, write=False)
+    assert any(found.startswith(problem) for found in problems), problems
+
+
+def test_a_table_without_finished_runs_is_refused(small):
+    entry = make_docs.Table("empty", [make_docs.group("none", "demo/env-name=b-v3/seed*")])
+    with pytest.raises(ValueError, match="empty: no finished run under benchmarks/results for none"):
+        entry.text(small, small / "README.md")
+
+
+def test_a_figure_is_the_same_bytes_when_drawn_again(small):
+    figure = make_docs.Figure("demo", [make_docs.sweep("demo")], title="demo runs", columns=2)
+    first = figure.draw(small).read_bytes()
+    assert figure.draw(small).read_bytes() == first
+    assert first.startswith(b"\x89PNG") and b"Matplotlib" not in first  # no version in the file
+    assert figure.text(small, small / "README.md") == "![demo runs](docs/demo.png)\n"
+    assert figure.text(small, small / "docs" / "page.md") == "![demo runs](demo.png)\n"
