@@ -15,8 +15,10 @@ of groups of runs, each run a seed<N> directory holding the summary.json and eva
 ppo_hammer_bc_kl.py writes (without summary.json a run has not finished, and is left out). To add a
 table or a figure, add an entry there and put its markers in a page. A figure's block is its image
 link, its picture docs/<name>.png, drawn without a date or a version in the file, so the same runs
-draw the same bytes. --check compares the text of every block, not the pictures. Exit code: 0; 1 if
-a block differs (--check), a marker is wrong or an entry has no runs or no page; 2 on bad arguments.
+draw the same bytes. --check compares the text of every block, not the pictures. Both modes also check
+that each run's summary.json agrees with its eval_success.csv, and each sweep's runs.csv with its runs'
+summary.json, so that no committed number can change alone. Exit code: 0; 1 if a block differs
+(--check), a file disagrees, a marker is wrong or an entry has no runs or no page; 2 on bad arguments.
 """
 
 import argparse
@@ -80,7 +82,36 @@ def finished_runs(root: Path, pattern: str, label: str) -> list[Run]:
                          for row in csv.DictReader(file)]
             summary = json.loads((path / "summary.json").read_text())
             runs.append(Run(label, summary["seed"], evals, summary))
+            agrees(runs[-1], path.relative_to(root).as_posix())
     return runs
+
+
+def agrees(run: Run, where: str) -> None:
+    """A run's summary.json says what its eval curve says, so that no committed number changes alone."""
+    for key, value in [("bc_success", run.successes[0]), ("final_success", run.successes[-1]),
+                       ("best_success", max(run.successes)), ("steps_to_solve", run.first_at_bar)]:
+        if key in run.summary and run.summary[key] != value:
+            raise ValueError(f"{where}: summary.json has {key} {run.summary[key]}, "
+                             f"eval_success.csv gives {value}")
+
+
+def sweep_tables(root: Path) -> list[str]:
+    """Each sweep's runs.csv against its runs' summary.json, value by value (summary.md is made from the
+    same numbers): one line per value that differs."""
+    problems = []
+    for table in sorted((root / RESULTS).glob("*/runs.csv")):
+        with open(table) as file:
+            for row in csv.DictReader(file):
+                run = table.parent / row.pop("setting") / f"seed{row.pop('seed')}"
+                where = f"{table.relative_to(root).as_posix()}, {run.relative_to(table.parent).as_posix()}"
+                if not (run / "summary.json").exists():
+                    problems.append(f"{where}: no such finished run")
+                    continue
+                summary = json.loads((run / "summary.json").read_text())
+                problems += [f"{where}: runs.csv has {key} {cell or 'null'}, summary.json {summary.get(key)}"
+                             for key, cell in row.items()
+                             if (None if cell == "" else float(cell)) != summary.get(key)]
+    return problems
 
 
 def group(label: str, *patterns: str) -> Groups:
@@ -384,7 +415,7 @@ def generate(root: Path, write: bool) -> list[str]:
             page.write_text("".join(lines))
             print(f"wrote {where}")
     problems += [f"{name}: in no page (give it markers, or take it out of GENERATED)"
-                 for name in entries if name not in used]
+                 for name in entries if name not in used] + sweep_tables(root)
     for figure in (entry for entry in GENERATED if isinstance(entry, Figure)):
         if not write:
             if not figure.path(root).exists():

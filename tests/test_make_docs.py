@@ -30,26 +30,48 @@ def block_names(problems):
     return sorted(problem.split(": ")[1].split()[0] for problem in problems)
 
 
-@pytest.mark.parametrize("run, change, blocks", [
-    # the wall-clock of hammer seed 1 (7.7 min): its minutes cell and the minutes range of the sentences
-    ("hammer10/default/seed1", ("summary.json", '"wall_seconds": 460.07', '"wall_seconds": 520.07'),
+def change(root, path, old, new):
+    file = root / "benchmarks" / "results" / path
+    assert file.read_text().count(old) == 1, (path, old)
+    file.write_text(file.read_text().replace(old, new))
+
+
+@pytest.mark.parametrize("changes, blocks", [
+    # the wall-clock of hammer seed 1 (7.7 min), in its summary.json and its sweep's runs.csv: its minutes
+    # cell and the minutes range of the sentences under both tables of the ten seeds
+    ([("hammer10/default/seed1/summary.json", '"wall_seconds": 460.07', '"wall_seconds": 520.07'),
+      ("hammer10/runs.csv", ",460.07", ",520.07")],
      ["hammer10", "hammer10_seeds"]),
-    # pick-place seed 2's last evaluation, 0.96: the MT10 table and the gamma table; not MT10's
-    # sentences, whose counts (at 0.9 or more, at 1.00, below BC) 0.94 leaves as they were
-    ("mt10/env-name=pick-place-v3/seed2", ("eval_success.csv", "499712,0.96,", "499712,0.94,"),
+    # pick-place seed 2's last evaluation, 0.96, in its curve and both summaries: the MT10 table and the
+    # gamma table, not MT10's sentences, whose counts (at 0.9 or more, at 1.00, below BC) stay
+    ([("mt10/env-name=pick-place-v3/seed2/eval_success.csv", "499712,0.96,", "499712,0.94,"),
+      ("mt10/env-name=pick-place-v3/seed2/summary.json", '"final_success": 0.96', '"final_success": 0.94'),
+      ("mt10/runs.csv", "pick-place-v3,2,0.34,0.96,", "pick-place-v3,2,0.34,0.94,")],
      ["gamma_seed2", "mt10"]),
 ])
-def test_one_changed_number_in_a_committed_run_fails_the_check(tmp_path, run, change, blocks):
+def test_one_changed_number_in_a_committed_run_fails_the_check(tmp_path, changes, blocks):
     root = copy_of_the_repository(tmp_path)
     assert make_docs.generate(root, write=False) == []  # the copy holds what its runs give
-    name, old, new = change
-    path = root / "benchmarks" / "results" / run / name
-    text = path.read_text()
-    assert text.count(old) == 1
-    path.write_text(text.replace(old, new))
+    for path, old, new in changes:
+        change(root, path, old, new)
     problems = make_docs.generate(root, write=False)
     assert block_names(problems) == blocks, problems  # those and no other
     assert all("differs from what the runs give" in problem for problem in problems)
+
+
+@pytest.mark.parametrize("path, old, new, problem", [
+    # a number the tables read from eval_success.csv, changed in summary.json alone
+    ("hammer10/default/seed1/summary.json", '"bc_success": 0.58', '"bc_success": 0.6',
+     "hammer10/default/seed1: summary.json has bc_success 0.6, eval_success.csv gives 0.58"),
+    # a sweep's own table of its runs, changed alone
+    ("hammer10/runs.csv", "default,1,0.58,", "default,1,0.6,",
+     "hammer10/runs.csv, default/seed1: runs.csv has bc_success 0.6, summary.json 0.58"),
+])
+def test_a_number_changed_in_one_file_of_a_run_alone_is_caught(tmp_path, path, old, new, problem):
+    root = copy_of_the_repository(tmp_path)
+    change(root, path, old, new)
+    problems = make_docs.generate(root, write=False)
+    assert any(problem in found for found in problems), problems
 
 
 # ---- Small runs written here, their tables worked out by hand.
