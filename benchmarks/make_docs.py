@@ -123,15 +123,16 @@ def group(label: str, *patterns: str) -> Groups:
 
 
 def sweep(name: str, settings: list[str] | None = None) -> Groups:
-    """One group per setting of the sweep in benchmarks/results/<name>: its directories in the order given
-    (default: all, sorted), each labelled by its name without 'env-name=' ('default': no label)."""
+    """One group per setting of the sweep in benchmarks/results/<name>: its directories in the order given,
+    each labelled by its name without 'env-name=' ('default': no label). Without `settings`: every
+    directory that holds a finished run, sorted (a sweep still running shows what it has finished)."""
     def groups(root: Path) -> list[Group]:
         found = []
         for setting in settings or sorted(path.name for path in (root / RESULTS / name).iterdir()
                                           if path.is_dir()):
             label = "" if setting == "default" else setting.removeprefix("env-name=").replace(",", ", ")
             found += group(label, f"{name}/{setting}/seed*")(root)
-        return found
+        return found if settings else [(label, runs) for label, runs in found if runs]
     return groups
 
 

@@ -167,10 +167,15 @@ def test_a_wrong_marker_or_a_block_in_no_page_is_named(small, monkeypatch, text,
     assert any(found.startswith(problem) for found in problems), problems
 
 
-def test_a_table_without_finished_runs_is_refused(small):
-    entry = make_docs.Table("empty", [make_docs.group("none", "demo/env-name=b-v3/seed*")])
-    with pytest.raises(ValueError, match="empty: no finished run under benchmarks/results for none"):
-        entry.text(small, small / "README.md")
+def test_a_setting_without_a_finished_run_is_left_out_unless_it_is_named(small):
+    started = small / "benchmarks" / "results" / "demo" / "env-name=b-v3" / "seed1"  # a sweep going on
+    started.mkdir(parents=True)
+    (started / "eval_success.csv").write_text("step,success,length\n0,0.1,99\n")
+    assert [label for label, _ in make_docs.sweep("demo")(small)] == ["a-v3"]
+    for named in [make_docs.sweep("demo", ["env-name=b-v3"]),
+                  make_docs.group("b", "demo/env-name=b-v3/seed*")]:
+        with pytest.raises(ValueError, match="empty: no finished run under benchmarks/results for b"):
+            make_docs.Table("empty", [named]).text(small, small / "README.md")
 
 
 def test_a_figure_is_the_same_bytes_when_drawn_again(small):
