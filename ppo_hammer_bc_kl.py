@@ -192,18 +192,6 @@ def scripted_expert(args: Args, obs: np.ndarray) -> np.ndarray:
         return np.clip(ENV_POLICY_MAP[args.env_name]().get_action(obs), -1.0, 1.0)  # a stateless policy
 
 
-def run_eval_episode(env: gym.Env, actor: nn.Module, placement: int) -> tuple[bool, bool, int]:
-    """One mean-action episode from the placement-th placement: (success, unguarded success, length)."""
-    obs, length = reset_to_placement(env, placement), 0
-    while True:  # the time limit guarantees an end
-        with torch.no_grad():
-            action = actor(torch.as_tensor(obs, dtype=torch.float32)).mean  # (A,)
-        obs, reward, terminated, truncated, info = env.step(action.numpy())
-        length += 1
-        if terminated or truncated:
-            return reward > 0, bool(info["success"]), length
-
-
 # ==== Demonstrations ===========================================================
 def generate_demos(args: Args) -> dict[str, np.ndarray]:
     """Play the scripted expert until `num_demos` episodes succeed; keep only those. The labels
@@ -477,6 +465,18 @@ def collect_rollout(envs: list[gym.Env], actor: Actor, noise: torch.Tensor,
     return obs, actions, log_probs, rewards, terminated, truncated, valid
 
 
+def run_eval_episode(env: gym.Env, actor: nn.Module, placement: int) -> tuple[bool, bool, int]:
+    """One mean-action episode from the placement-th placement: (success, unguarded success, length)."""
+    obs, length = reset_to_placement(env, placement), 0
+    while True:  # the time limit guarantees an end
+        with torch.no_grad():
+            action = actor(torch.as_tensor(obs, dtype=torch.float32)).mean  # (A,)
+        obs, reward, terminated, truncated, info = env.step(action.numpy())
+        length += 1
+        if terminated or truncated:
+            return reward > 0, bool(info["success"]), length
+
+
 def make_reference_policy(actor: Actor) -> Actor:
     """pi_ref: a frozen copy of the actor (right after BC): no gradients, never updated."""
     return copy.deepcopy(actor).requires_grad_(False).eval()
@@ -616,7 +616,7 @@ def train(args: Args) -> dict:
     return run.finish(global_step, steps_per_second, heldout)
 
 
-# ==== Plumbing: env workers, argument checks, checkpoints, eval from a file, video, signals ====
+# ==== Plumbing: env workers, argument checks, checkpoints, eval from a file, run files, signals ====
 def env_worker(conn, env_seeds: list[int], eval_seed: int, args: Args) -> None:
     """A worker process: holds a batch of envs and runs whole rollouts of them (collect_rollout), so
     the main process and the pipe are not in every step (docs/hammer.md, Speed). Commands:
@@ -882,7 +882,7 @@ if __name__ == "__main__":
     sys.stdout.reconfigure(line_buffering=True)  # progress reaches a pipe (| tee) line by line
     try:
         args = tyro.cli(Args)
-        if args.resume and not args.eval_only:  # the run's arguments are the defaults: a flag given is chosen
+        if args.resume:  # the run's arguments are the defaults: a flag given beside them is one chosen
             args = tyro.cli(Args, default=replace(load_checkpoint(args.resume)["args"], resume=args.resume))
         validate(args)
         summary = evaluate_checkpoint(args) if args.eval_only else train(args)

@@ -4,6 +4,7 @@ script as a user runs it."""
 
 import copy
 import dataclasses
+import json
 import math
 
 import numpy as np
@@ -758,3 +759,55 @@ def test_checkpoint_from_another_script_is_refused(tmp_path):
     result = run_script(SCRIPT, "--resume", str(tmp_path))
     assert result.returncode == 2
     assert "written by ppo_cartpole, not by ppo_hammer_bc_kl" in result.stderr
+
+
+# ---- Demonstrations from a file (--demos): the cache's own format, and bad files refused in one line.
+def test_demos_from_a_file_the_script_cached(tmp_path):
+    result = run_script(SCRIPT, *TINY, "--run-dir", str(tmp_path / "a"),
+                        "--demo-cache-dir", str(tmp_path / "demos"), timeout=300)
+    assert result.returncode == 0, result.stderr
+    (cache,) = (tmp_path / "demos").glob("*.npz")
+    result = run_script(SCRIPT, *TINY, "--demos", str(cache), "--run-dir", str(tmp_path / "b"),
+                        "--demo-cache-dir", str(tmp_path / "unused"), timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "unused").exists()  # the file's demos, not the expert's
+    transitions = len(np.load(cache)["obs"])
+    assert f"[bc]   {transitions} demo transitions" in result.stdout
+    a, b = (json.loads((tmp_path / run / "summary.json").read_text()) for run in "ab")
+    assert a["bc_success"] == b["bc_success"]  # the same demos, the same BC policy
+
+
+def bad_demos(path, case):
+    rng = np.random.default_rng(0)
+    obs, actions, lengths = rng.normal(size=(10, 39)), rng.uniform(-1, 1, size=(10, 4)), np.array([4, 6])
+    if case == "missing array":
+        np.savez(path, obs=obs, actions=actions)
+    elif case == "obs shape":
+        np.savez(path, obs=obs[:, :38], actions=actions, episode_lengths=lengths)
+    elif case == "actions shape":
+        np.savez(path, obs=obs, actions=actions[:, :3], episode_lengths=lengths)
+    elif case == "NaN":
+        obs[3, 7] = np.nan
+        np.savez(path, obs=obs, actions=actions, episode_lengths=lengths)
+    elif case == "empty":
+        np.savez(path, obs=obs[:0], actions=actions[:0], episode_lengths=lengths[:0])
+    elif case == "lengths":
+        np.savez(path, obs=obs, actions=actions, episode_lengths=np.array([4, 5]))
+    elif case == "not an npz":
+        path.write_text("obs,actions\n")
+
+
+@pytest.mark.parametrize("case, said", [
+    ("missing array", "cannot read obs, actions, episode_lengths"), ("obs shape", "obs (10, 38)"),
+    ("actions shape", "actions (10, 3)"), ("NaN", "NaN"), ("empty", "no transitions"),
+    ("lengths", "episode_lengths must be positive and sum to D"), ("not an npz", "cannot read"),
+    ("no file", "cannot read"),
+])
+def test_a_bad_demo_file_is_refused_in_one_line_before_anything_is_built(case, said, tmp_path):
+    path = tmp_path / "demos.npz"
+    bad_demos(path, case)
+    result = run_script(SCRIPT, "--demos", str(path), "--run-dir", str(tmp_path / "run"), timeout=120)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: demos {path}: ") and said in lines[0], lines
+    assert not (tmp_path / "run").exists()
