@@ -200,19 +200,45 @@ def runs_table(groups: list[Group], notes: dict[str, str]) -> list[str]:
 
 
 def settings_table(groups: list[Group], notes: dict[str, str]) -> list[str]:
-    """One row per setting, each cell its seeds' values in seed order (a / b / c)."""
-    lines = head(["setting", "seeds", "BC (step 0)", "final", f"first eval >= {BAR}", "lowest from there",
-                  "minutes", "RL steps/s"], text_columns=8)
+    """One row per setting, each cell its seeds' values in seed order (a / b / c). Best success and
+    success on the placements never trained on appear once a run has heldout_success."""
+    heldout = any(run.summary.get("heldout_success") is not None for _, runs in groups for run in runs)
+    lines = head(["setting", "seeds", "BC (step 0)", "final"] + (["best", "held-out placements"] * heldout)
+                 + [f"first eval >= {BAR}", "lowest from there", "minutes", "RL steps/s"], text_columns=10)
     for label, runs in groups:
         timed = [run for run in runs if run.name not in notes] or runs
+        extra = [" / ".join(rate(max(run.successes)) for run in runs),
+                 " / ".join("-" if run.summary.get("heldout_success") is None
+                            else rate(run.summary["heldout_success"]) for run in runs)] * heldout
         lines.append(row([label, ", ".join(str(run.seed) for run in runs),
                           " / ".join(rate(run.successes[0]) for run in runs),
-                          " / ".join(rate(run.successes[-1]) for run in runs),
+                          " / ".join(rate(run.successes[-1]) for run in runs), *extra,
                           " / ".join(steps(run.first_at_bar) for run in runs),
                           " / ".join("-" if run.lowest_from_bar is None else rate(run.lowest_from_bar)
                                      for run in runs),
                           span([minutes(run) for run in timed]), span([per_second(run) for run in timed])]))
     return lines
+
+
+def aggregate(groups: list[Group], notes: dict[str, str]) -> list[str]:
+    """Across tasks (one group each): how many have a median final success over seeds of BAR or more, and
+    the interquartile mean of every run's final success with a 95% bootstrap interval (sweep.py's);
+    the runs whose success on placements never trained on is more than 0.1 from the trained ones'."""
+    from sweep import bootstrap_ci, iqm  # benchmarks/sweep.py: one definition of the statistics
+
+    finals = [run.successes[-1] for _, runs in groups for run in runs]
+    seeds = span([str(len(runs)) for _, runs in groups])  # seeds per task: "3", or "1-3" while some run
+    solved = sum(statistics.median(run.successes[-1] for run in runs) >= BAR for _, runs in groups)
+    low, high = bootstrap_ci(finals)
+    reported = [run for _, runs in groups for run in runs if run.summary.get("heldout_success") is not None]
+    apart = [f"{run.name}: {rate(run.successes[-1])} trained, {rate(run.summary['heldout_success'])} held out"
+             for run in reported if abs(run.summary["heldout_success"] - run.successes[-1]) > 0.1]
+    heldout = (f"On placements never trained on, {count(len(reported) - len(apart), len(reported))} runs "
+               "end within 0.1 of their final success" + (f" ({'; '.join(apart)})" if apart else "") + "."
+               if reported else "No run reports success on placements never trained on.")
+    return [f"{len(groups)} tasks with {seeds} seeds each, {len(finals)} runs: the median final success "
+            f"over seeds is {BAR} or more on {solved} of {len(groups)} tasks; the interquartile mean of "
+            f"final success is {iqm(finals):.3f} (95% bootstrap interval {low:.3f}-{high:.3f}). {heldout}"]
 
 
 def seeds_table(groups: list[Group], notes: dict[str, str]) -> list[str]:
@@ -274,7 +300,8 @@ def digest(groups: list[Group], notes: dict[str, str]) -> list[str]:
     return [" ".join(sentences)]
 
 
-LAYOUTS = {"runs": runs_table, "settings": settings_table, "seeds": seeds_table, "evals": evals_table}
+LAYOUTS = {"runs": runs_table, "settings": settings_table, "seeds": seeds_table, "evals": evals_table,
+           "aggregate": aggregate}
 
 
 @dataclass

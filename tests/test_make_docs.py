@@ -118,9 +118,9 @@ def test_one_row_per_run(small):
 
 
 def test_one_row_per_setting_and_the_seeds_across(small):
-    assert table(small, layout="settings", digest=False)[2] == (
-        "| a-v3 | 1, 2, 3 | 0.50 / 1.00 / 0.20 | 1.00 / 0.90 / 0.40 | 102k / 0 (BC) / never "
-        "| 0.88 / 0.86 / - | 0.5-2.0 | 1,999-3,000 |")
+    assert table(small, layout="settings", digest=False)[2] == (  # best and held-out: seed 1 reports it
+        "| a-v3 | 1, 2, 3 | 0.50 / 1.00 / 0.20 | 1.00 / 0.90 / 0.40 | 1.00 / 1.00 / 0.40 | 0.94 / - / - "
+        "| 102k / 0 (BC) / never | 0.88 / 0.86 / - | 0.5-2.0 | 1,999-3,000 |")
     assert table(small, layout="seeds", digest=False) == [
         "| seed | 1 | 2 | 3 |", "|---|---:|---:|---:|", "| BC (step 0) | 0.50 | 1.00 | 0.20 |",
         "| final | 1.00 | 0.90 | 0.40 |", "| first eval >= 0.9 | 102k | 0 (BC) | never |"]
@@ -185,3 +185,21 @@ def test_a_figure_is_the_same_bytes_when_drawn_again(small):
     assert first.startswith(b"\x89PNG") and b"Matplotlib" not in first  # no version in the file
     assert figure.text(small, small / "README.md") == "![demo runs](docs/demo.png)\n"
     assert figure.text(small, small / "docs" / "page.md") == "![demo runs](demo.png)\n"
+
+
+def test_the_aggregate_over_tasks_on_hand_worked_numbers(small):
+    # a second task, two seeds, finals 0.5 and 0.6; its seed 1 scores 0.3 on the held-out placements
+    write_run(small, "demo/env-name=b-v3", 1, [(0, 0.2, 90.0), (53248, 0.5, 80.0)], 60.0, 2000.0,
+              heldout_success=0.3)
+    write_run(small, "demo/env-name=b-v3", 2, [(0, 0.3, 90.0), (53248, 0.6, 80.0)], 60.0, 2000.0)
+    (line,) = table(small, layout="aggregate", digest=False)
+    # finals 1.00, 0.90, 0.40 (a-v3: median 0.90, solved) and 0.5, 0.6 (b-v3: median 0.55): 1 of 2 tasks.
+    # IQM of 5 values: one trimmed from each end of 0.4, 0.5, 0.6, 0.9, 1.0: (0.5 + 0.6 + 0.9) / 3 = 0.667
+    assert line.startswith("2 tasks with 2-3 seeds each, 5 runs: the median final success over seeds is 0.9 "
+                           "or more on 1 of 2 tasks; the interquartile mean of final success is 0.667 (95% "
+                           "bootstrap interval ")
+    low, high = (float(x) for x in line.split("interval ")[1].split(")")[0].split("-"))
+    assert 0.4 <= low < 0.667 < high <= 1.0
+    # held out: a-v3 seed 1, 0.94 against 1.00 (within 0.1); b-v3 seed 1, 0.30 against 0.50 (not)
+    assert line.endswith("On placements never trained on, 1 of 2 runs end within 0.1 of their final success "
+                         "(b-v3 seed 1: 0.50 trained, 0.30 held out).")
