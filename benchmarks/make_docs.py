@@ -236,8 +236,9 @@ def aggregate(groups: list[Group], notes: dict[str, str]) -> list[str]:
     heldout = (f"On placements never trained on, {count(len(reported) - len(apart), len(reported))} runs "
                "end within 0.1 of their final success" + (f" ({'; '.join(apart)})" if apart else "") + "."
                if reported else "No run reports success on placements never trained on.")
-    return [f"{len(groups)} tasks with {seeds} seeds each, {len(finals)} runs: the median final success "
-            f"over seeds is {BAR} or more on {solved} of {len(groups)} tasks; the interquartile mean of "
+    return [f"{len(groups)} task{'s' * (len(groups) > 1)} with {seeds} seed{'s' * (seeds != '1')} each, "
+            f"{len(finals)} run{'s' * (len(finals) > 1)}: the median final success "
+            f"over seeds is {BAR} or more on {solved} of {len(groups)}; the interquartile mean of "
             f"final success is {iqm(finals):.3f} (95% bootstrap interval {low:.3f}-{high:.3f}). {heldout}"]
 
 
@@ -491,6 +492,8 @@ GENERATED: list[Table | Figure] = [
            title=f"Five tasks beyond MT10, seed 1, 500k steps, {DEFAULTS}"),
     Table("beyond_mt10_gamma099", [sweep("beyond_mt10_gamma099", BEYOND_MT10)], layout="digest"),
     Table("basketball", BASKETBALL, layout="settings"),
+    Table("mt50_aggregate", [sweep("mt50")], layout="aggregate", digest=False),
+    Table("mt50", [sweep("mt50")], layout="settings"),
     Figure("basketball_gamma", BASKETBALL, columns=3,
            title="basketball-v3, seeds 1-3: γ = 0.99 against 0.995 (the default) at 500k steps; "
                  "the defaults at 1M"),

@@ -196,7 +196,7 @@ def test_the_aggregate_over_tasks_on_hand_worked_numbers(small):
     # finals 1.00, 0.90, 0.40 (a-v3: median 0.90, solved) and 0.5, 0.6 (b-v3: median 0.55): 1 of 2 tasks.
     # IQM of 5 values: one trimmed from each end of 0.4, 0.5, 0.6, 0.9, 1.0: (0.5 + 0.6 + 0.9) / 3 = 0.667
     assert line.startswith("2 tasks with 2-3 seeds each, 5 runs: the median final success over seeds is 0.9 "
-                           "or more on 1 of 2 tasks; the interquartile mean of final success is 0.667 (95% "
+                           "or more on 1 of 2; the interquartile mean of final success is 0.667 (95% "
                            "bootstrap interval ")
     low, high = (float(x) for x in line.split("interval ")[1].split(")")[0].split("-"))
     assert 0.4 <= low < 0.667 < high <= 1.0
