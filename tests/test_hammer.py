@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import json
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -14,6 +15,8 @@ import tyro
 from conftest import ROOT, read_scalars, run_script
 
 import ppo_hammer_bc_kl as hammer
+
+sys.path.insert(0, str(ROOT / "benchmarks"))  # the tools that read the script's runs
 
 SCRIPT = "ppo_hammer_bc_kl.py"
 
@@ -752,6 +755,23 @@ def test_a_saved_policy_is_filmed_the_right_way_up(tmp_path):
     raw = env.render().astype(float)
     env.close()
     assert np.abs(frame - raw[::-1]).mean() < 0.5 * np.abs(frame - raw).mean()
+
+
+def test_failures_replays_the_evaluation_and_names_the_stage(tmp_path):
+    # benchmarks/failures.py on an untrained actor, 5-step episodes: no placement succeeds, and the hand,
+    # a few centimetres from home, is never within 5 cm of the hammer, which lies 20-40 cm from it.
+    import failures
+
+    args = hammer.Args(max_episode_steps=5, hidden_size=8, run_dir=str(tmp_path))
+    torch.save({"script": "ppo_hammer_bc_kl", "args": dataclasses.asdict(args), "global_step": 0,
+                "obs_size": 39, "action_size": 4, "nets": {"actor": hammer.Actor(39, 4, 8).state_dict()}},
+               tmp_path / "best.pt")
+    episodes = failures.replay(tmp_path / "best.pt", num_episodes=2)
+    assert [(e["placement"], e["success"], e["length"]) for e in episodes] == [(0, False, 5), (1, False, 5)]
+    assert all(0.1 < e["hand_to_object"] < 0.6 and not e["grasped"] for e in episodes)
+    assert {failures.stage(e) for e in episodes} == {"never reached the object"}
+    assert failures.stage({"hand_to_object": 0.04, "grasped": False}) == "reached it, never grasped it"
+    assert failures.stage({"hand_to_object": 0.01, "grasped": True}) == "grasped it, not to the target"
 
 
 def test_checkpoint_from_another_script_is_refused(tmp_path):

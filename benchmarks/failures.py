@@ -1,0 +1,89 @@
+"""Where a saved policy of ppo_hammer_bc_kl.py fails: replay its evaluation (the mean action from each of
+the task's placements) and say, for every failed episode, how far it got: the hand near the object
+("reach"), the object grasped ("grasp"), the object at its goal. Distances come from the observation
+(Meta-World v3: hand 0-2, the first object 4-6, the goal 36-38), the grasp from info["grasp_success"].
+
+    python benchmarks/failures.py runs/<run>                 # its checkpoint.pt, 50 placements
+    python benchmarks/failures.py runs/<run>/best.pt --episodes 20
+
+One line per failed placement, then the failures counted by the last stage they reached. On a task whose
+goal is not to carry the object (a button, a handle), read the distances rather than the stage.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import ppo_hammer_bc_kl as hammer  # noqa: E402
+
+REACHED = 0.05  # the hand within 5 cm of the object counts as having reached it
+
+
+def replay(checkpoint: str | Path, num_episodes: int = 50) -> list[dict]:
+    """Each evaluation episode: placement, success, length, and over the episode the hand's closest
+    distance to the object, whether it ever grasped it, and the object's closest distance to the goal."""
+    state = hammer.load_checkpoint(checkpoint)
+    args = state["args"]
+    actor = hammer.Actor(state["obs_size"], state["action_size"], args.hidden_size)
+    actor.load_state_dict(state["nets"]["actor"])
+    env = hammer.make_env(args, env_seed=args.seed + 20_000)
+    episodes = []
+    try:
+        for placement in range(num_episodes):
+            obs, infos, seen = hammer.reset_to_placement(env, placement), [], []
+            while True:  # the time limit guarantees an end
+                seen.append(obs)
+                with torch.no_grad():
+                    action = actor(torch.as_tensor(obs, dtype=torch.float32)).mean  # (A,), as evaluation acts
+                obs, reward, terminated, truncated, info = env.step(action.numpy())
+                infos.append(info)
+                if terminated or truncated:
+                    break
+            seen = np.array([*seen, obs])  # (length + 1, O)
+            episodes.append({
+                "placement": placement, "success": reward > 0, "length": len(infos),
+                "hand_to_object": np.linalg.norm(seen[:, 0:3] - seen[:, 4:7], axis=1).min(),
+                "grasped": any(info.get("grasp_success", False) for info in infos),
+                "object_to_goal": np.linalg.norm(seen[:, 4:7] - seen[:, 36:39], axis=1).min()})
+    finally:
+        env.close()
+    return episodes
+
+
+def stage(episode: dict) -> str:
+    """The last stage a failed episode reached."""
+    if episode["hand_to_object"] > REACHED:
+        return "never reached the object"
+    if not episode["grasped"]:
+        return "reached it, never grasped it"
+    return "grasped it, not to the target"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", help="best.pt, checkpoint.pt, or a run directory (its checkpoint.pt)")
+    parser.add_argument("--episodes", type=int, default=50, help="placements to replay, from 0 on")
+    options = parser.parse_args()
+    try:
+        episodes = replay(options.checkpoint, options.episodes)
+    except ValueError as error:  # not a checkpoint of the script: one line
+        sys.exit(f"error: {error}")
+    failed = [episode for episode in episodes if not episode["success"]]
+    print(f"{len(episodes) - len(failed)} of {len(episodes)} placements succeed")
+    print("| placement | length | hand to object, closest (cm) | grasped | object to goal, closest (cm) "
+          "| stage |")
+    print("|---:|---:|---:|---|---:|---|")
+    for e in failed:
+        print(f"| {e['placement']} | {e['length']} | {100 * e['hand_to_object']:.1f} | "
+              f"{'yes' if e['grasped'] else 'no'} | {100 * e['object_to_goal']:.1f} | {stage(e)} |")
+    for name in dict.fromkeys(stage(e) for e in failed):
+        print(f"{sum(stage(e) == name for e in failed)} {name}")
+
+
+if __name__ == "__main__":
+    main()
