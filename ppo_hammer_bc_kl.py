@@ -123,7 +123,8 @@ class Args:
     demo_cache_dir: str = "demos"
     """demonstrations are cached here as .npz, keyed by everything that shapes them"""
     run_dir: str | None = None
-    """this run's logs, checkpoints and eval curve; default runs/<script>__seed<seed>__<time>"""
+    """this run's logs, checkpoints and eval curve; default runs/<script>__seed<seed>__<time>. Its best.pt:
+    the best evaluation's actor (a tie: the shorter mean episode, then the later policy)"""
     resume: str | None = None
     """continue a run (its directory or checkpoint) with its arguments; a larger --total-steps extends it"""
     eval_only: bool = False

@@ -142,3 +142,17 @@ def test_broken_links_and_anchors_are_reported(tmp_path):
         "README.md:5: #no-such-section: no heading with this anchor in README.md",
         "README.md:6: ../elsewhere.md: outside the repository",
     ]
+
+
+def test_the_readme_gives_each_script_its_line_count():
+    # The table of scripts says how long each is: the count must be the file's (wc -l), and within
+    # the budgets of STYLE.md (reinforce 240, vpg 290, ppo 360, the hammer 900).
+    rows = re.findall(r"^\| \[`(\w+\.py)`\]\(\1\) \| (\d+) \|", (ROOT / "README.md").read_text(), flags=re.M)
+    assert [name for name, _ in rows] == ["reinforce_cartpole.py", "vpg_cartpole.py", "ppo_cartpole.py",
+                                          "ppo_hammer_bc_kl.py"]
+    budgets = {"reinforce_cartpole.py": 240, "vpg_cartpole.py": 290, "ppo_cartpole.py": 360,
+               "ppo_hammer_bc_kl.py": 900}
+    for name, lines in rows:
+        counted = len((ROOT / name).read_text().splitlines())
+        assert int(lines) == counted, f"README says {name} has {lines} lines; it has {counted}"
+        assert counted <= budgets[name], f"{name}: {counted} lines, over its budget of {budgets[name]}"
