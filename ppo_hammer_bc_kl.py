@@ -75,6 +75,8 @@ class Args:
     """N, training environments stepped in parallel; 8-32"""
     num_workers: int = 2
     """worker processes stepping the environments, num_envs / num_workers each; one per CPU core"""
+    update_threads: int = 1
+    """threads of the update; 2: 1.1x faster on idle cores, ~15x slower beside busy ones (docs/hammer.md)"""
     num_steps: int = 256
     """T, steps per environment in one rollout, which is then reused for several epochs"""
     learning_rate: float = 1e-4
@@ -140,10 +142,9 @@ MAX_PATH_LENGTH = 500  # the task's own time limit, within which the demos are m
 
 
 class SparseSuccessReward(gym.Wrapper):
-    """Reward 1.0 on the step the task succeeds (Meta-World's info["success"]), 0 otherwise; the
-    episode ends there. guarded=True (the hammer's) also needs Meta-World's own guard: info["success"]
-    is the nail pushed in, by the bare hand too (PPO finds that: docs/hammer.md, decisions); the guard
-    wants its shaped reward above 5, the hammer held, its head at the nail ("could be hacked easily")."""
+    """Reward 1.0 on the step the task succeeds (Meta-World's info["success"]), else 0. guarded=True (the
+    hammer's) also needs Meta-World's guard, its shaped reward above 5: the hammer held, its head at the nail;
+    info["success"] alone is the nail pushed in, by the bare hand too ("could be hacked easily"; PPO does)."""
 
     def __init__(self, env: gym.Env, guarded: bool):
         super().__init__(env)
@@ -530,7 +531,7 @@ def train(args: Args) -> dict:
         return {"script": SCRIPT, "total_steps": checkpoint["global_step"], "finished": True}
     np.random.seed(args.seed)  # seeding: NumPy and PyTorch here; the demos and every env from args.seed too
     torch.manual_seed(args.seed)
-    torch.set_num_threads(1)  # BC runs while the workers start up: one core
+    torch.set_num_threads(1)  # the networks are small: one thread (BC runs beside the workers' start-up)
     run = RunFiles(args, checkpoint)  # TensorBoard, console, best.pt, checkpoint.pt, eval curve, summary
     envs = ParallelEnvs(args, N)  # started first: the workers load while BC trains
 
@@ -550,7 +551,7 @@ def train(args: Args) -> dict:
     nets = {"actor": actor, "critic": critic, "reference": ref_actor}  # what a checkpoint saves
 
     # ---- Phase 2: PPO with the reverse-KL penalty toward ref_actor.
-    torch.set_num_threads(args.num_workers)  # the workers wait during each update: it gets their cores
+    torch.set_num_threads(args.update_threads)  # the workers wait during each update: 1 is the safe choice
     optimizer = torch.optim.Adam([*actor.parameters(), *critic.parameters()], lr=args.learning_rate,
                                  eps=1e-5, foreach=True)  # foreach: the same numbers, a faster step
     global_step, start_iteration, next_eval = run.restore(nets, optimizer)  # 0, 0, eval_every: a new run
@@ -695,8 +696,9 @@ def validate(args: Args) -> None:
     """Stop at once, naming the argument, before anything is built or written."""
     rollout, run_dir = args.num_envs * args.num_steps, Path(args.run_dir or "")
     for names, holds, need in [
-        (("num_envs", "num_workers", "num_steps", "update_epochs", "minibatch_size", "hidden_size",
-          "num_demos", "bc_batch_size", "eval_every", "eval_episodes"), lambda v: v >= 1, ">= 1"),
+        (("num_envs", "num_workers", "update_threads", "num_steps", "update_epochs", "minibatch_size",
+          "hidden_size", "num_demos", "bc_batch_size", "eval_every", "eval_episodes"),
+         lambda v: v >= 1, ">= 1"),
         (("learning_rate", "bc_learning_rate", "clip_coef", "max_grad_norm"), lambda v: v > 0, "> 0"),
         (("seed", "value_coef", "entropy_coef", "reverse_kl_coef", "demo_noise", "bc_steps"),
          lambda v: v >= 0, ">= 0"),

@@ -387,9 +387,9 @@ def test_a_resumed_run_continues_exactly_where_it_stopped(stubbed, monkeypatch):
 
 
 def test_the_same_seed_gives_the_same_run(stubbed):
-    # The update runs on torch's intra-op threads (as many as the workers): still one seed, one curve.
-    hammer.train(stub_args(stubbed / "a"))
-    hammer.train(stub_args(stubbed / "b"))
+    # With the update on two torch threads (--update-threads 2): still one seed, one curve.
+    hammer.train(stub_args(stubbed / "a", "--update-threads", "2"))
+    hammer.train(stub_args(stubbed / "b", "--update-threads", "2"))
     a, b = read_scalars(stubbed / "a"), read_scalars(stubbed / "b")
     for tag in a:
         if tag != "charts/SPS":  # a clock
