@@ -56,11 +56,11 @@ def replay(checkpoint: str | Path, num_episodes: int = 50) -> list[dict]:
 
 def stage(episode: dict) -> str:
     """The last stage a failed episode reached."""
-    if episode["hand_to_object"] > REACHED:
+    if episode["grasped"]:
+        return "grasped it, not to the target"
+    if episode["hand_to_object"] > REACHED:  # the object's position is not always where it is grasped
         return "never reached the object"
-    if not episode["grasped"]:
-        return "reached it, never grasped it"
-    return "grasped it, not to the target"
+    return "reached it, never grasped it"
 
 
 def main() -> None:

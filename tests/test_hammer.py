@@ -772,6 +772,7 @@ def test_failures_replays_the_evaluation_and_names_the_stage(tmp_path):
     assert {failures.stage(e) for e in episodes} == {"never reached the object"}
     assert failures.stage({"hand_to_object": 0.04, "grasped": False}) == "reached it, never grasped it"
     assert failures.stage({"hand_to_object": 0.01, "grasped": True}) == "grasped it, not to the target"
+    assert failures.stage({"hand_to_object": 0.08, "grasped": True}) == "grasped it, not to the target"
 
 
 def test_checkpoint_from_another_script_is_refused(tmp_path):
