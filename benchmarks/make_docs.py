@@ -232,7 +232,7 @@ def aggregate(groups: list[Group], notes: dict[str, str]) -> list[str]:
     low, high = bootstrap_ci(finals)
     reported = [run for _, runs in groups for run in runs if run.summary.get("heldout_success") is not None]
     apart = [f"{run.name}: {rate(run.successes[-1])} trained, {rate(run.summary['heldout_success'])} held out"
-             for run in reported if abs(run.summary["heldout_success"] - run.successes[-1]) > 0.1]
+             for run in reported if round(abs(run.summary["heldout_success"] - run.successes[-1]), 9) > 0.1]
     heldout = (f"On placements never trained on, {count(len(reported) - len(apart), len(reported))} runs "
                "end within 0.1 of their final success" + (f" ({'; '.join(apart)})" if apart else "") + "."
                if reported else "No run reports success on placements never trained on.")
