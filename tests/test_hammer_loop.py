@@ -307,20 +307,25 @@ def test_every_step_follows_the_clipped_gradient():
         assert change.norm().item() == pytest.approx(1e-3, rel=1e-3)
 
 
-# ---- Resume: the restored state is the saved one, and the run goes on exactly as if never stopped.
-@pytest.mark.parametrize("flags, fractions", [
-    ([], [1, 5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6]),  # 96 steps = 6 rollouts of 16: alpha (1 - (k - 1) / 6)
-    (["--no-anneal-lr"], [1, 1, 1, 1, 1, 1]),
-])
-def test_the_step_size_falls_linearly_to_zero_over_the_run(stubbed, monkeypatch, flags, fractions):
-    seen = []
-    original = hammer.ppo_update
+def record_step_sizes(monkeypatch) -> list[float]:
+    """The learning rate each ppo_update call runs with, in order."""
+    seen, original = [], hammer.ppo_update
 
     def recording(actor, critic, ref_actor, optimizer, batch, args, step=0):
         seen.append(optimizer.param_groups[0]["lr"])
         return original(actor, critic, ref_actor, optimizer, batch, args, step)
 
     monkeypatch.setattr(hammer, "ppo_update", recording)
+    return seen
+
+
+# ---- Resume: the restored state is the saved one, and the run goes on exactly as if never stopped.
+@pytest.mark.parametrize("flags, fractions", [
+    ([], [1, 5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6]),  # 96 steps = 6 rollouts of 16: alpha (1 - (k - 1) / 6)
+    (["--no-anneal-lr"], [1, 1, 1, 1, 1, 1]),
+])
+def test_the_step_size_falls_linearly_to_zero_over_the_run(stubbed, monkeypatch, flags, fractions):
+    seen = record_step_sizes(monkeypatch)
     hammer.train(stub_args(stubbed / "run", *flags))  # --learning-rate 1e-3
     assert seen == pytest.approx([1e-3 * fraction for fraction in fractions])
     logged = [value for _, value in read_scalars(stubbed / "run")["charts/learning_rate"]]
@@ -408,14 +413,7 @@ def finished_run(run_dir):
 def test_a_longer_total_steps_continues_a_finished_run_without_demos(stubbed, monkeypatch):
     finished_run(stubbed / "run")
     monkeypatch.setattr(hammer, "load_or_generate_demos", lambda args: pytest.fail("demos made again"))
-    seen = []
-    original = hammer.ppo_update
-
-    def recording(actor, critic, ref_actor, optimizer, batch, args, step=0):
-        seen.append(optimizer.param_groups[0]["lr"])
-        return original(actor, critic, ref_actor, optimizer, batch, args, step)
-
-    monkeypatch.setattr(hammer, "ppo_update", recording)
+    seen = record_step_sizes(monkeypatch)
     path = str(stubbed / "run")
     longer = dataclasses.replace(hammer.load_checkpoint(path)["args"], resume=path, total_steps=160)
     summary = hammer.train(longer)
