@@ -150,6 +150,10 @@ def steps(step: int | None) -> str:
     return "never" if step is None else "0 (BC)" if step == 0 else f"{step / 1000:.0f}k"
 
 
+def budget(step: int) -> str:
+    return f"{step / 1e6:g}M" if step >= 1e6 else f"{step / 1000:.0f}k"
+
+
 def minutes(run: Run) -> str:
     return f"{run.summary['wall_seconds'] / 60:.1f}"
 
@@ -379,6 +383,92 @@ class Figure:
         return self.path(root)
 
 
+# ==== Beside published results ===============================================
+PUBLISHED = RESULTS / "published" / "metaworld.csv"  # python benchmarks/published_metaworld.py writes it
+ANCHORS = ["TD-MPC2", "TD-MPC", "SAC", "DreamerV3"]
+FIGURE_ANCHORS = {"TD-MPC2": ("^", "C1"), "SAC": ("x", "C2")}  # drawn beside each task, at 500k
+
+
+def published(root: Path) -> dict[tuple[str, int], dict[str, list[float]]]:
+    """(method, step) -> task -> success of each published seed."""
+    found: dict[tuple[str, int], dict[str, list[float]]] = {}
+    with open(root / PUBLISHED) as file:
+        for row in csv.DictReader(file):
+            found.setdefault((row["method"], int(row["step"])), {}).setdefault(row["task"], []).append(
+                float(row["success"]))
+    return found
+
+
+@dataclass
+class Versus(Table):
+    """The tasks solved, counted two ways (the median, the mean over seeds at BAR or more), and the mean
+    success over tasks: these runs' final evaluations, then each published method at 500k and 1M."""
+    def text(self, root: Path, page: Path) -> str:
+        groups = resolve(self.groups, root, self.name)
+        at = round(max(run.evals[-1][0] for _, runs in groups for run in runs), -5)
+        seeds = span([str(len(runs)) for _, runs in groups])
+        lines = head(["method", "steps", "tasks", "seeds", f"tasks at {BAR} or more (median over seeds)",
+                      "(mean over seeds)", "mean success"], text_columns=1)
+        finals = [[run.successes[-1] for run in runs] for _, runs in groups]
+        rows = [("BC, then PPO with the KL anchor (these runs)", at, finals, seeds)]
+        for (method, step), by_task in sorted(published(root).items(),
+                                              key=lambda item: (ANCHORS.index(item[0][0]), item[0][1])):
+            rows.append((f"{method} (published)", step, list(by_task.values()),
+                         span([str(len(values)) for values in by_task.values()])))
+        for method, step, values, seeds in rows:
+            lines.append(row([method, budget(step), str(len(values)), seeds,
+                              str(sum(statistics.median(v) >= BAR for v in values)),
+                              str(sum(statistics.mean(v) >= BAR for v in values)),
+                              f"{statistics.mean(statistics.mean(v) for v in values):.3f}"]))
+        return "\n".join(lines) + "\n"
+
+
+@dataclass
+class TaskFigure(Figure):
+    """One line per task, sorted by the median final success over seeds: each seed's BC start and final
+    success, and the success that published methods report on the task at the same number of steps."""
+    def draw(self, root: Path) -> Path:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        groups = sorted(resolve(self.groups, root, self.name), reverse=True, key=lambda group: (
+            statistics.median(run.successes[-1] for run in group[1]),
+            statistics.median(run.successes[0] for run in group[1]), group[0]))
+        at = round(max(run.evals[-1][0] for _, runs in groups for run in runs), -5)
+        anchors = published(root)
+        with plt.style.context("default"):
+            figure, axis = plt.subplots(figsize=(7.5, 1.2 + 0.2 * len(groups)), layout="constrained")
+            for y, (task, runs) in enumerate(groups):
+                for k, run in enumerate(runs):  # seeds side by side on the task's line
+                    dy = 0.22 * (k - (len(runs) - 1) / 2)
+                    axis.plot([run.successes[0], run.successes[-1]], [y + dy] * 2, color="0.75", lw=0.8)
+                    axis.plot(run.successes[-1], y + dy, ls="none", marker="o", ms=4, color="C0")
+                    axis.plot(run.successes[0], y + dy, ls="none", marker="s", ms=6, mfc="none", mec="0.3")
+                for method, (marker, color) in FIGURE_ANCHORS.items():
+                    if task in anchors.get((method, at), {}):
+                        axis.plot(statistics.mean(anchors[method, at][task]), y, ls="none",
+                                  marker=marker, ms=6, color=color, mew=1.4)
+            handles = [axis.plot([], [], ls="none", marker="s", ms=6, mfc="none", mec="0.3")[0],
+                       axis.plot([], [], ls="none", marker="o", ms=4, color="C0")[0]] + [
+                axis.plot([], [], ls="none", marker=marker, ms=6, color=color, mew=1.4)[0]
+                for marker, color in FIGURE_ANCHORS.values()]
+            figure.legend(handles, ["BC (step 0), each seed", f"final ({budget(at)}), each seed"] + [
+                f"{method} at {budget(at)}, mean of its seeds (published)" for method in FIGURE_ANCHORS],
+                loc="outside lower center", ncols=2, fontsize=7, frameon=False)
+            axis.axvline(BAR, color="0.6", ls=":", lw=1)
+            axis.set(yticks=range(len(groups)), ylim=(len(groups) - 0.5, -0.5), xlim=(-0.03, 1.03),
+                     xlabel="eval success")
+            axis.set_yticklabels([task.removesuffix("-v3") for task, _ in groups], fontsize=7)
+            axis.tick_params(axis="x", labelsize=7)
+            axis.grid(axis="y", color="0.93", lw=0.6)
+            axis.set_title(self.title, fontsize=9)
+            figure.savefig(self.path(root), dpi=100, metadata={"Software": None})
+            plt.close(figure)
+        return self.path(root)
+
+
 def resolve(makers: list[Groups], root: Path, name: str) -> list[Group]:
     groups = [found for make in makers for found in make(root)]
     empty = [label or "(no label)" for label, runs in groups if not runs]
@@ -473,6 +563,7 @@ GAMMA_SEED2 = [group(f"{task}, γ = {gamma}", f"{results}/env-name={task}/seed2"
                for task in ("window-close-v3", "pick-place-v3")
                for gamma, results in (("0.99", "mt10_gamma099"), ("0.995", "mt10"))]
 RESUMED = {"seed 3": "resumed at 151k"}  # hammer10's seed 3 was stopped and resumed: its minutes are the rest
+MT50_RESUMED = {"coffee-button-v3 seed 1": "resumed at 201k"}  # stopped with a session; minutes: the rest
 DEFAULTS = "the defaults (10 demos, β = 0.01, γ = 0.995)"
 
 GENERATED: list[Table | Figure] = [
@@ -493,7 +584,11 @@ GENERATED: list[Table | Figure] = [
     Table("beyond_mt10_gamma099", [sweep("beyond_mt10_gamma099", BEYOND_MT10)], layout="digest"),
     Table("basketball", BASKETBALL, layout="settings"),
     Table("mt50_aggregate", [sweep("mt50")], layout="aggregate", digest=False),
-    Table("mt50", [sweep("mt50")], layout="settings"),
+    Table("mt50", [sweep("mt50")], layout="settings", notes=MT50_RESUMED),
+    Versus("mt50_versus", [sweep("mt50")]),
+    TaskFigure("mt50_tasks", [sweep("mt50")],
+               title="Meta-World v3 tasks, seeds 1-3: BC, then PPO with the KL anchor, 500k steps, "
+                     "the defaults"),
     Figure("basketball_gamma", BASKETBALL, columns=3,
            title="basketball-v3, seeds 1-3: γ = 0.99 against 0.995 (the default) at 500k steps; "
                  "the defaults at 1M"),

@@ -203,3 +203,38 @@ def test_the_aggregate_over_tasks_on_hand_worked_numbers(small):
     # held out: a-v3 seed 1, 0.94 against 1.00 (within 0.1); b-v3 seed 1, 0.30 against 0.50 (not)
     assert line.endswith("On placements never trained on, 1 of 2 runs end within 0.1 of their final success "
                          "(b-v3 seed 1: 0.50 trained, 0.30 held out).")
+
+
+def test_beside_published_results_on_hand_worked_numbers(small, tmp_path_factory):
+    """published_metaworld.py reads a tdmpc2 results folder (made here: 4 methods x 50 tasks); the table
+    counts a task solved by the median over seeds, and by the mean, and gives the mean success."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import published_metaworld
+
+    source = tmp_path_factory.mktemp("tdmpc2") / "results"
+    for folder in published_metaworld.METHODS:
+        (source / folder).mkdir(parents=True)
+        for k in range(50):  # task 0: seeds 1.0, 1.0, 0.4 (median 1.0, mean 0.8); the rest: 0.0 at 500k
+            seeds = [1.0, 1.0, 0.4] if k == 0 else [0.0, 0.0, 0.0]
+            rows = "".join(f"{step},{success},{seed}\n" for seed, success in zip((3, 1, 2), seeds)
+                           for step in (400000, 500000, 1000000))
+            (source / folder / f"mw-task{k}.csv").write_text("step,success,seed\n" + rows)
+    rows = published_metaworld.read(source)
+    assert len(rows) == 4 * 50 * 2 * 3 and rows[0] == {"method": "TD-MPC2", "task": "task0-v3",
+                                                      "step": 500000, "seed": 1, "success": 1.0}
+    out = small / make_docs.PUBLISHED
+    out.parent.mkdir(parents=True)
+    with open(out, "w") as file:
+        file.write("method,task,step,seed,success\n")
+        file.writelines(f"{r['method']},{r['task']},{r['step']},{r['seed']},{r['success']}\n" for r in rows)
+    lines = make_docs.Versus("demo", [make_docs.sweep("demo")]).text(small, small / "README.md").splitlines()
+    # these runs: one task (a-v3), finals 1.00, 0.90, 0.40: median 0.90 (solved), mean 0.767 (not)
+    assert lines[2] == "| BC, then PPO with the KL anchor (these runs) | 200k | 1 | 3 | 1 | 0 | 0.767 |"
+    # each method: task 0 solved by the median, not by the mean; mean success (0.8 + 49 x 0) / 50 = 0.016
+    assert lines[3:5] == ["| TD-MPC2 (published) | 500k | 50 | 3 | 1 | 0 | 0.016 |",
+                          "| TD-MPC2 (published) | 1M | 50 | 3 | 1 | 0 | 0.016 |"]
+    assert [line.split(" |")[0] for line in lines[5:]] == ["| TD-MPC (published)"] * 2 + [
+        "| SAC (published)"] * 2 + ["| DreamerV3 (published)"] * 2
+    (source / "sac" / "mw-task7.csv").unlink()
+    with pytest.raises(SystemExit, match="holds 49 mw-"):
+        published_metaworld.read(source)
