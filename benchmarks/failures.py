@@ -5,12 +5,14 @@ the task's placements) and say, for every failed episode, how far it got: the ha
 
     python benchmarks/failures.py runs/<run>                 # its checkpoint.pt, 50 placements
     python benchmarks/failures.py runs/<run>/best.pt --episodes 20
+    python benchmarks/failures.py runs/<run> --save          # also <run>/failures.csv, for make_docs.py
 
 One line per failed placement, then the failures counted by the last stage they reached. On a task whose
 goal is not to carry the object (a button, a handle), read the distances rather than the stage.
 """
 
 import argparse
+import csv
 import sys
 from pathlib import Path
 
@@ -68,6 +70,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", help="best.pt, checkpoint.pt, or a run directory (its checkpoint.pt)")
     parser.add_argument("--episodes", type=int, default=50, help="placements to replay, from 0 on")
+    parser.add_argument("--save", action="store_true",
+                        help="write every episode to failures.csv beside the checkpoint")
     options = parser.parse_args()
     try:
         episodes = replay(options.checkpoint, options.episodes)
@@ -83,6 +87,22 @@ def main() -> None:
               f"{'yes' if e['grasped'] else 'no'} | {100 * e['object_to_goal']:.1f} | {stage(e)} |")
     for name in dict.fromkeys(stage(e) for e in failed):
         print(f"{sum(stage(e) == name for e in failed)} {name}")
+    if options.save:
+        path = Path(options.checkpoint)
+        path = (path if path.is_dir() else path.parent) / "failures.csv"
+        save(episodes, path)
+        print(f"wrote {path}")
+
+
+def save(episodes: list[dict], path: Path) -> None:
+    """One row per episode; distances in metres, rounded to 0.1 mm; stage empty on a success."""
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file, lineterminator="\n")
+        writer.writerow(["placement", "success", "length", "hand_to_object", "grasped", "object_to_goal",
+                         "stage"])
+        writer.writerows([e["placement"], int(e["success"]), e["length"], f"{e['hand_to_object']:.4f}",
+                          int(e["grasped"]), f"{e['object_to_goal']:.4f}", "" if e["success"] else stage(e)]
+                         for e in episodes)
 
 
 if __name__ == "__main__":

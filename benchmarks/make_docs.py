@@ -47,6 +47,7 @@ class Run:
     seed: int
     evals: list[tuple[int, float, float]]  # (step, success, mean episode length); step 0: the BC policy
     summary: dict
+    replay: list[dict] | None = None  # failures.csv's rows, if benchmarks/failures.py --save replayed it
 
     @property
     def name(self) -> str:
@@ -81,7 +82,11 @@ def finished_runs(root: Path, pattern: str, label: str) -> list[Run]:
                 evals = [(int(row["step"]), float(row["success"]), float(row["length"]))
                          for row in csv.DictReader(file)]
             summary = json.loads((path / "summary.json").read_text())
-            runs.append(Run(label, summary["seed"], evals, summary))
+            replay = None
+            if (path / "failures.csv").exists():
+                with open(path / "failures.csv") as file:
+                    replay = list(csv.DictReader(file))
+            runs.append(Run(label, summary["seed"], evals, summary, replay))
             agrees(runs[-1], path.relative_to(root).as_posix())
     return runs
 
@@ -93,6 +98,10 @@ def agrees(run: Run, where: str) -> None:
         if key in run.summary and run.summary[key] != value:
             raise ValueError(f"{where}: summary.json has {key} {run.summary[key]}, "
                              f"eval_success.csv gives {value}")
+    if run.replay is not None and (replayed := rate(sum(int(e["success"]) for e in run.replay)
+                                                    / len(run.replay))) != rate(run.successes[-1]):
+        raise ValueError(f"{where}: failures.csv replays a success of {replayed}, "
+                         f"eval_success.csv ends at {rate(run.successes[-1])}")
 
 
 def sweep_tables(root: Path) -> list[str]:
@@ -305,8 +314,28 @@ def digest(groups: list[Group], notes: dict[str, str]) -> list[str]:
     return [" ".join(sentences)]
 
 
+STAGES = ["never reached the object", "reached it, never grasped it", "grasped it, not to the target"]
+
+
+def failures_table(groups: list[Group], notes: dict[str, str]) -> list[str]:
+    """One row per run that benchmarks/failures.py --save replayed: its failed placements counted by the
+    last stage they reached, and the closest distances they came (ranges over the failed ones)."""
+    def cm(failed: list[dict], key: str) -> str:
+        return span([f"{100 * float(e[key]):.1f}" for e in failed]) if failed else "-"
+
+    lines = head(["run", "final", "failed", *STAGES, "hand to object, closest (cm)",
+                  "object to goal, closest (cm)"], text_columns=1)
+    for _, runs in groups:
+        for run in (run for run in runs if run.replay is not None):
+            failed = [e for e in run.replay if e["success"] == "0"]
+            lines.append(row([run.name, rate(run.successes[-1]), f"{len(failed)} of {len(run.replay)}",
+                              *[str(sum(e["stage"] == name for e in failed)) for name in STAGES],
+                              cm(failed, "hand_to_object"), cm(failed, "object_to_goal")]))
+    return lines
+
+
 LAYOUTS = {"runs": runs_table, "settings": settings_table, "seeds": seeds_table, "evals": evals_table,
-           "aggregate": aggregate}
+           "aggregate": aggregate, "failures": failures_table}
 
 
 @dataclass
@@ -586,6 +615,7 @@ GENERATED: list[Table | Figure] = [
     Table("mt50_aggregate", [sweep("mt50")], layout="aggregate", digest=False),
     Table("mt50", [sweep("mt50")], layout="settings", notes=MT50_RESUMED),
     Versus("mt50_versus", [sweep("mt50")]),
+    Table("mt50_failures", [sweep("mt50")], layout="failures", digest=False),
     TaskFigure("mt50_tasks", [sweep("mt50")],
                title="Meta-World v3 tasks, seeds 1-3: BC, then PPO with the KL anchor, 500k steps, "
                      "the defaults"),

@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import json
 import math
+import re
 import sys
 
 import numpy as np
@@ -770,6 +771,10 @@ def test_failures_replays_the_evaluation_and_names_the_stage(tmp_path):
     assert [(e["placement"], e["success"], e["length"]) for e in episodes] == [(0, False, 5), (1, False, 5)]
     assert all(0.1 < e["hand_to_object"] < 0.6 and not e["grasped"] for e in episodes)
     assert {failures.stage(e) for e in episodes} == {"never reached the object"}
+    failures.save(episodes, tmp_path / "failures.csv")
+    rows = (tmp_path / "failures.csv").read_text().splitlines()
+    assert rows[0] == "placement,success,length,hand_to_object,grasped,object_to_goal,stage"
+    assert re.fullmatch(r"0,0,5,0\.\d{4},0,0\.\d{4},never reached the object", rows[1]), rows[1]
     assert failures.stage({"hand_to_object": 0.04, "grasped": False}) == "reached it, never grasped it"
     assert failures.stage({"hand_to_object": 0.01, "grasped": True}) == "grasped it, not to the target"
     assert failures.stage({"hand_to_object": 0.08, "grasped": True}) == "grasped it, not to the target"
