@@ -312,7 +312,8 @@ def validate(args: Args) -> None:
         (0 < args.gamma <= 1, f"--gamma must be in (0, 1] (got {args.gamma})"),
         (0 <= args.gae_lambda <= 1, f"--gae-lambda must be in [0, 1] (got {args.gae_lambda})"),
         (args.update_epochs >= 1, f"--update-epochs must be at least 1 (got {args.update_epochs})"),
-        (args.num_minibatches >= 1, f"--num-minibatches must be at least 1 (got {args.num_minibatches})"),
+        (1 <= args.num_minibatches <= args.num_envs * args.num_steps // 4,  # a few transitions in each
+         f"--num-minibatches must be 1 to a quarter of --num-envs x --num-steps, not {args.num_minibatches}"),
         (args.clip_coef > 0, f"--clip-coef must be > 0 (got {args.clip_coef})"),
         (args.anneal_steps is None or args.anneal_steps > 0, "--anneal-steps must be > 0, or None"),
         (args.vf_coef >= 0, f"--vf-coef must be >= 0 (got {args.vf_coef})"),

@@ -209,6 +209,10 @@ def test_a_run_dir_that_cannot_take_a_new_run_is_named(module, tmp_path):
     ("reinforce_cartpole.py", ["--num-envs", "0"], "--num-envs"),
     ("vpg_cartpole.py", ["--gamma", "2"], "--gamma"),
     ("ppo_cartpole.py", ["--num-minibatches", "0"], "--num-minibatches"),
+    # 16 minibatches of 16 transitions: some of 1 (a NaN std) or 0; was "not finite; lower --learning-rate"
+    ("ppo_cartpole.py", ["--num-envs", "2", "--num-steps", "8", "--total-steps", "16",
+                         "--num-minibatches", "16"],
+     "--num-minibatches must be 1 to a quarter of --num-envs x --num-steps, not 16"),
     # a continuous action space: refused with one line that names the argument and the space
     ("ppo_cartpole.py", ["--env-id", "Pendulum-v1"], "--env-id Pendulum-v1: the action space Box(-2.0, 2.0"),
     ("reinforce_cartpole.py", ["--env-id", "Pendulum-v1"], "action space Box"),
