@@ -1,7 +1,8 @@
 """Where a saved policy of ppo_hammer_bc_kl.py fails: replay its evaluation (the mean action from each of
 the task's placements) and say, for every failed episode, how far it got: the hand near the object
 ("reach"), the object grasped ("grasp"), the object at its goal. Distances come from the observation
-(Meta-World v3: hand 0-2, the first object 4-6, the goal 36-38), the grasp from info["grasp_success"].
+(Meta-World v3: hand 0-2, the first object 4-6, the goal 36-38), the grasp from info["grasp_success"];
+and whether the scripted expert succeeds from the same placement.
 
     python benchmarks/failures.py runs/<run>                 # its checkpoint.pt, 50 placements
     python benchmarks/failures.py runs/<run>/best.pt --episodes 20
@@ -27,33 +28,43 @@ REACHED = 0.05  # the hand within 5 cm of the object counts as having reached it
 
 def replay(checkpoint: str | Path, num_episodes: int = 50) -> list[dict]:
     """Each evaluation episode: placement, success, length, and over the episode the hand's closest
-    distance to the object, whether it ever grasped it, and the object's closest distance to the goal."""
+    distance to the object, whether it ever grasped it, and the object's closest distance to the goal;
+    then whether the task's scripted expert (its own actions, no noise) succeeds from that placement in
+    the same time limit: where it does not, the demos could not show the way."""
     state = hammer.load_checkpoint(checkpoint)
     args = state["args"]
     actor = hammer.Actor(state["obs_size"], state["action_size"], args.hidden_size)
     actor.load_state_dict(state["nets"]["actor"])
+
+    @torch.no_grad()
+    def policy(obs: np.ndarray) -> np.ndarray:  # (A,): the mean action, as evaluation acts
+        return actor(torch.as_tensor(obs, dtype=torch.float32)).mean.numpy()
+
     env = hammer.make_env(args, env_seed=args.seed + 20_000)
     episodes = []
     try:
         for placement in range(num_episodes):
-            obs, infos, seen = hammer.reset_to_placement(env, placement), [], []
-            while True:  # the time limit guarantees an end
-                seen.append(obs)
-                with torch.no_grad():
-                    action = actor(torch.as_tensor(obs, dtype=torch.float32)).mean  # (A,), as evaluation acts
-                obs, reward, terminated, truncated, info = env.step(action.numpy())
-                infos.append(info)
-                if terminated or truncated:
-                    break
-            seen = np.array([*seen, obs])  # (length + 1, O)
+            success, infos, seen = play(env, placement, policy)
             episodes.append({
-                "placement": placement, "success": reward > 0, "length": len(infos),
+                "placement": placement, "success": success, "length": len(infos),
                 "hand_to_object": np.linalg.norm(seen[:, 0:3] - seen[:, 4:7], axis=1).min(),
                 "grasped": any(info.get("grasp_success", False) for info in infos),
-                "object_to_goal": np.linalg.norm(seen[:, 4:7] - seen[:, 36:39], axis=1).min()})
+                "object_to_goal": np.linalg.norm(seen[:, 4:7] - seen[:, 36:39], axis=1).min(),
+                "expert_success": play(env, placement, lambda obs: hammer.scripted_expert(args, obs))[0]})
     finally:
         env.close()
     return episodes
+
+
+def play(env, placement: int, act) -> tuple[bool, list[dict], np.ndarray]:
+    """One episode from the placement, acting act(obs): success, each step's info, the observations."""
+    obs, infos, seen = hammer.reset_to_placement(env, placement), [], []
+    while True:  # the time limit guarantees an end
+        seen.append(obs)
+        obs, reward, terminated, truncated, info = env.step(act(obs))
+        infos.append(info)
+        if terminated or truncated:
+            return reward > 0, infos, np.array([*seen, obs])  # (length + 1, O)
 
 
 def stage(episode: dict) -> str:
@@ -80,11 +91,12 @@ def main() -> None:
     failed = [episode for episode in episodes if not episode["success"]]
     print(f"{len(episodes) - len(failed)} of {len(episodes)} placements succeed")
     print("| placement | length | hand to object, closest (cm) | grasped | object to goal, closest (cm) "
-          "| stage |")
-    print("|---:|---:|---:|---|---:|---|")
+          "| stage | the expert succeeds |")
+    print("|---:|---:|---:|---|---:|---|---|")
     for e in failed:
         print(f"| {e['placement']} | {e['length']} | {100 * e['hand_to_object']:.1f} | "
-              f"{'yes' if e['grasped'] else 'no'} | {100 * e['object_to_goal']:.1f} | {stage(e)} |")
+              f"{'yes' if e['grasped'] else 'no'} | {100 * e['object_to_goal']:.1f} | {stage(e)} | "
+              f"{'yes' if e['expert_success'] else 'no'} |")
     for name in dict.fromkeys(stage(e) for e in failed):
         print(f"{sum(stage(e) == name for e in failed)} {name}")
     if options.save:
@@ -99,10 +111,10 @@ def save(episodes: list[dict], path: Path) -> None:
     with open(path, "w", newline="") as file:
         writer = csv.writer(file, lineterminator="\n")
         writer.writerow(["placement", "success", "length", "hand_to_object", "grasped", "object_to_goal",
-                         "stage"])
+                         "stage", "expert_success"])
         writer.writerows([e["placement"], int(e["success"]), e["length"], f"{e['hand_to_object']:.4f}",
-                          int(e["grasped"]), f"{e['object_to_goal']:.4f}", "" if e["success"] else stage(e)]
-                         for e in episodes)
+                          int(e["grasped"]), f"{e['object_to_goal']:.4f}", "" if e["success"] else stage(e),
+                          int(e["expert_success"])] for e in episodes)
 
 
 if __name__ == "__main__":

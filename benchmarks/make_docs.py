@@ -319,18 +319,23 @@ STAGES = ["never reached the object", "reached it, never grasped it", "grasped i
 
 def failures_table(groups: list[Group], notes: dict[str, str]) -> list[str]:
     """One row per run that benchmarks/failures.py --save replayed: its failed placements counted by the
-    last stage they reached, and the closest distances they came (ranges over the failed ones)."""
+    last stage they reached, the closest distances they came (ranges over the failed ones), how many of
+    them the scripted expert fails as well, and which they are."""
     def cm(failed: list[dict], key: str) -> str:
         return span([f"{100 * float(e[key]):.1f}" for e in failed]) if failed else "-"
 
     lines = head(["run", "final", "failed", *STAGES, "hand to object, closest (cm)",
-                  "object to goal, closest (cm)"], text_columns=1)
+                  "object to goal, closest (cm)", "failed by the scripted expert too",
+                  "failed placements (bold: the expert's too)"], text_columns=1)
     for _, runs in groups:
         for run in (run for run in runs if run.replay is not None):
             failed = [e for e in run.replay if e["success"] == "0"]
             lines.append(row([run.name, rate(run.successes[-1]), f"{len(failed)} of {len(run.replay)}",
                               *[str(sum(e["stage"] == name for e in failed)) for name in STAGES],
-                              cm(failed, "hand_to_object"), cm(failed, "object_to_goal")]))
+                              cm(failed, "hand_to_object"), cm(failed, "object_to_goal"),
+                              str(sum(e["expert_success"] == "0" for e in failed)),
+                              ", ".join(e["placement"] if e["expert_success"] == "1"
+                                        else f"**{e['placement']}**" for e in failed) or "-"]))
     return lines
 
 
@@ -592,6 +597,9 @@ GAMMA_SEED2 = [group(f"{task}, γ = {gamma}", f"{results}/env-name={task}/seed2"
                for task in ("window-close-v3", "pick-place-v3")
                for gamma, results in (("0.99", "mt10_gamma099"), ("0.995", "mt10"))]
 RESUMED = {"seed 3": "resumed at 151k"}  # hammer10's seed 3 was stopped and resumed: its minutes are the rest
+DISASSEMBLE = [group("the defaults", "mt50/env-name=disassemble-v3/seed1")] + [
+    group(change, f"mt50_screen/env-name=disassemble-v3,{setting}/seed1")
+    for change, setting in (("20 demos", "num-demos=20"), ("β = 0.003", "reverse-kl-coef=0.003"))]
 MT50_RESUMED = {"coffee-button-v3 seed 1": "resumed at 201k"}  # stopped with a session; minutes: the rest
 DEFAULTS = "the defaults (10 demos, β = 0.01, γ = 0.995)"
 
@@ -616,6 +624,8 @@ GENERATED: list[Table | Figure] = [
     Table("mt50", [sweep("mt50")], layout="settings", notes=MT50_RESUMED),
     Versus("mt50_versus", [sweep("mt50")]),
     Table("mt50_failures", [sweep("mt50")], layout="failures", digest=False),
+    Table("disassemble_screen", DISASSEMBLE, layout="evals", digest=False),
+    Table("disassemble_failures", DISASSEMBLE, layout="failures", digest=False),
     TaskFigure("mt50_tasks", [sweep("mt50")],
                title="Meta-World v3 tasks, seeds 1-3: BC, then PPO with the KL anchor, 500k steps, "
                      "the defaults"),

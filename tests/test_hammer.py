@@ -773,8 +773,14 @@ def test_failures_replays_the_evaluation_and_names_the_stage(tmp_path):
     assert {failures.stage(e) for e in episodes} == {"never reached the object"}
     failures.save(episodes, tmp_path / "failures.csv")
     rows = (tmp_path / "failures.csv").read_text().splitlines()
-    assert rows[0] == "placement,success,length,hand_to_object,grasped,object_to_goal,stage"
-    assert re.fullmatch(r"0,0,5,0\.\d{4},0,0\.\d{4},never reached the object", rows[1]), rows[1]
+    assert rows[0] == "placement,success,length,hand_to_object,grasped,object_to_goal,stage,expert_success"
+    # the expert, in 5 steps, does not hammer the nail in either; in 200 it does, from the same placement
+    assert re.fullmatch(r"0,0,5,0\.\d{4},0,0\.\d{4},never reached the object,0", rows[1]), rows[1]
+    longer = dataclasses.replace(args, max_episode_steps=200)
+    env = hammer.make_env(longer, env_seed=longer.seed + 20_000)
+    success, infos, _ = failures.play(env, 0, lambda obs: hammer.scripted_expert(longer, obs))
+    env.close()
+    assert success and 30 < len(infos) < 200
     assert failures.stage({"hand_to_object": 0.04, "grasped": False}) == "reached it, never grasped it"
     assert failures.stage({"hand_to_object": 0.01, "grasped": True}) == "grasped it, not to the target"
     assert failures.stage({"hand_to_object": 0.08, "grasped": True}) == "grasped it, not to the target"
