@@ -627,8 +627,7 @@ GENERATED: list[Table | Figure] = [
     Table("disassemble_screen", DISASSEMBLE, layout="evals", digest=False),
     Table("disassemble_failures", DISASSEMBLE, layout="failures", digest=False),
     TaskFigure("mt50_tasks", [sweep("mt50")],
-               title="Meta-World v3 tasks, seeds 1-3: BC, then PPO with the KL anchor, 500k steps, "
-                     "the defaults"),
+               title="Meta-World v3 tasks: BC, then PPO with the KL anchor, 500k steps, the defaults"),
     Figure("basketball_gamma", BASKETBALL, columns=3,
            title="basketball-v3, seeds 1-3: γ = 0.99 against 0.995 (the default) at 500k steps; "
                  "the defaults at 1M"),

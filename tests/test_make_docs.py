@@ -235,6 +235,9 @@ def test_beside_published_results_on_hand_worked_numbers(small, tmp_path_factory
                           "| TD-MPC2 (published) | 1M | 50 | 3 | 1 | 0 | 0.016 |"]
     assert [line.split(" |")[0] for line in lines[5:]] == ["| TD-MPC (published)"] * 2 + [
         "| SAC (published)"] * 2 + ["| DreamerV3 (published)"] * 2
+    figure = make_docs.TaskFigure("demo", [make_docs.sweep("demo")], title="demo tasks")
+    first = figure.draw(small).read_bytes()  # a task of these runs that no method published: no marker
+    assert first.startswith(b"\x89PNG") and figure.draw(small).read_bytes() == first
     (source / "sac" / "mw-task7.csv").unlink()
     with pytest.raises(SystemExit, match="holds 49 mw-"):
         published_metaworld.read(source)
