@@ -320,17 +320,20 @@ STAGES = ["never reached the object", "reached it, never grasped it", "grasped i
 def failures_table(groups: list[Group], notes: dict[str, str]) -> list[str]:
     """One row per run that benchmarks/failures.py --save replayed: its failed placements counted by the
     last stage they reached, the closest distances they came (ranges over the failed ones), how many of
-    them the scripted expert fails as well, and which they are."""
+    them the scripted expert fails as well, and which they are; and the expert's own success on all the
+    placements (its actions, no noise, the run's time limit): the ceiling of what the demos show."""
     def cm(failed: list[dict], key: str) -> str:
         return span([f"{100 * float(e[key]):.1f}" for e in failed]) if failed else "-"
 
-    lines = head(["run", "final", "failed", *STAGES, "hand to object, closest (cm)",
+    lines = head(["run", "final", "the scripted expert", "failed", *STAGES, "hand to object, closest (cm)",
                   "object to goal, closest (cm)", "failed by the scripted expert too",
                   "failed placements (bold: the expert's too)"], text_columns=1)
     for _, runs in groups:
         for run in (run for run in runs if run.replay is not None):
             failed = [e for e in run.replay if e["success"] == "0"]
-            lines.append(row([run.name, rate(run.successes[-1]), f"{len(failed)} of {len(run.replay)}",
+            expert = sum(e["expert_success"] == "1" for e in run.replay) / len(run.replay)
+            lines.append(row([run.name, rate(run.successes[-1]), rate(expert),
+                              f"{len(failed)} of {len(run.replay)}",
                               *[str(sum(e["stage"] == name for e in failed)) for name in STAGES],
                               cm(failed, "hand_to_object"), cm(failed, "object_to_goal"),
                               str(sum(e["expert_success"] == "0" for e in failed)),

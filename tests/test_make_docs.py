@@ -251,9 +251,10 @@ def test_the_failures_of_a_replayed_run_counted_by_stage(small):
               '19,0,120,0.0540,1,0.1880,"grasped it, not to the target",1\n']
     replay.write_text(head + "".join(f"{k},1,40,0.0100,1,0.0100,,0\n" for k in range(18)) + "".join(failed))
     # 2 of 20 failed: one never reached (22.9 cm from the object), one grasped (5.4 cm); the rest succeed.
-    # The expert fails on the first failure, succeeds on the second (its failures elsewhere do not count)
+    # The expert fails on the first failure, succeeds on the second (its failures elsewhere do not count
+    # there); over all 20 placements it succeeds on that one alone: 1 of 20, 0.05
     assert table(small, layout="failures", digest=False)[2:] == [
-        "| a-v3 seed 2 | 0.90 | 2 of 20 | 1 | 0 | 1 | 5.4-22.9 | 18.8-19.9 | 1 | **18**, 19 |"]
+        "| a-v3 seed 2 | 0.90 | 0.05 | 2 of 20 | 1 | 0 | 1 | 5.4-22.9 | 18.8-19.9 | 1 | **18**, 19 |"]
     replay.write_text(head + "".join(f"{k},1,40,0.0100,1,0.0100,,1\n" for k in range(7)) + "".join(failed))
     with pytest.raises(ValueError, match="replays a success of 0.78, eval_success.csv ends at 0.90"):
         make_docs.sweep("demo")(small)  # 7 of 9: not what the run's evaluation gave
