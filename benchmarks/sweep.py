@@ -67,21 +67,23 @@ class BadInput(Exception):
 
 
 # ==== Statistics =============================================================
-def iqm(values) -> float:
+def iqm(values, axis: int = -1):
     """Interquartile mean: the mean of the middle 50%, floor(n / 4) values trimmed from each end
-    (scipy.stats.trim_mean(x, 0.25)); the plain mean for fewer than 4 values."""
-    x = np.sort(np.asarray(values, dtype=float))
-    cut = len(x) // 4
-    return float(x[cut:len(x) - cut].mean())
+    (scipy.stats.trim_mean(x, 0.25)); the plain mean for fewer than 4 values. Over `axis`."""
+    x = np.sort(np.asarray(values, dtype=float), axis=axis)
+    cut = x.shape[axis] // 4
+    return np.take(x, range(cut, x.shape[axis] - cut), axis=axis).mean(axis=axis)
 
 
-def bootstrap_ci(values, confidence: float = 0.95, resamples: int = RESAMPLES, seed: int = 0):
-    """Percentile-bootstrap interval of the mean: resample the values with replacement, take the
-    mean of each resample, and read the (1 - confidence) / 2 and (1 + confidence) / 2 quantiles."""
+def bootstrap_ci(values, confidence: float = 0.95, resamples: int = RESAMPLES, seed: int = 0,
+                 statistic=np.mean):
+    """Percentile-bootstrap interval of `statistic` (np.mean, or iqm): resample the values with
+    replacement, take the statistic of each resample, and read the (1 - confidence) / 2 and
+    (1 + confidence) / 2 quantiles."""
     x = np.asarray(values, dtype=float)
     rng = np.random.default_rng(seed)  # fixed: the same runs give the same table
-    means = x[rng.integers(0, len(x), size=(resamples, len(x)))].mean(axis=1)  # (resamples,)
-    low, high = np.percentile(means, [50 * (1 - confidence), 50 * (1 + confidence)])
+    stats = statistic(x[rng.integers(0, len(x), size=(resamples, len(x)))], axis=1)  # (resamples,)
+    low, high = np.percentile(stats, [50 * (1 - confidence), 50 * (1 + confidence)])
     return float(low), float(high)
 
 
@@ -367,7 +369,7 @@ def aggregate(runs: list[dict], settings: list, metrics: list[str]) -> list[dict
             row = {"setting": label(setting), "metric": metric, "runs": len(summaries), "values": len(values),
                    "mean": np.nan, "iqm": np.nan, "ci_low": np.nan, "ci_high": np.nan}
             if values:
-                row["mean"], row["iqm"] = float(np.mean(values)), iqm(values)
+                row["mean"], row["iqm"] = float(np.mean(values)), float(iqm(values))
                 row["ci_low"], row["ci_high"] = bootstrap_ci(values)
             rows.append(row)
     return rows

@@ -92,6 +92,19 @@ def test_bootstrap_interval_by_enumeration():
     assert sweep.bootstrap_ci(sample) == sweep.bootstrap_ci(sample)  # a fixed seed: reproducible
 
 
+
+def test_bootstrap_interval_of_the_iqm_by_hand():
+    # one 0 and nineteen 1s. A resample holds k zeros, k ~ Binomial(20, 0.05); its IQM trims 5 from
+    # each end, so it is 1 unless k >= 6, which has probability 0.0003: the interval is [1, 1]. The
+    # mean's (exact enumeration, as above: CDF 0.016 at 16/20, 0.075 at 17/20) is [0.85, 1]; a table
+    # that puts the mean's interval beside the IQM would print one that misses the IQM of 1.
+    sample = [0.0] + [1.0] * 19
+    assert sweep.iqm(sample) == 1.0
+    assert sweep.bootstrap_ci(sample, statistic=sweep.iqm) == (1.0, 1.0)
+    assert sweep.bootstrap_ci(sample) == exact_percentile_interval(sample) == (0.85, 1.0)
+    # over an axis: rows at once, as the bootstrap calls it
+    assert list(sweep.iqm([[1, 2, 3, 4], [5, 6, 7, 100]], axis=1)) == [2.5, 6.5]
+
 # ==== Parsing ================================================================
 def test_seed_ranges():
     assert sweep.parse_seeds("1-10") == list(range(1, 11))
