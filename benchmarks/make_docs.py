@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path("benchmarks/results")  # under the repository's root
 BAR = 0.9  # the success a run is asked to reach (summary.json's steps_to_solve: the first eval at it)
+REPLAY_BELOW = 0.93  # a failures table holds every run of its sweep that ends below this (0.92 or less)
 START = re.compile(r"^<!-- generated: ([\w.-]+) -->$")
 END = re.compile(r"^<!-- end generated: ([\w.-]+) -->$")
 
@@ -318,13 +319,20 @@ STAGES = ["never reached the object", "reached it, never grasped it", "grasped i
 
 
 def failures_table(groups: list[Group], notes: dict[str, str]) -> list[str]:
-    """One row per run that benchmarks/failures.py --save replayed: its failed placements counted by the
-    last stage they reached, the closest distances they came (ranges over the failed ones), how many of
-    them the scripted expert fails as well, and which they are; and the expert's own success on all the
-    placements (its actions, no noise, the run's time limit): the ceiling of what the demos show."""
+    """One row per run that benchmarks/failures.py --save replayed (every run below REPLAY_BELOW must be):
+    its failed placements counted by the last stage they reached, the closest distances they came (ranges
+    over the failed ones), how many of them the scripted expert fails as well, and which they are; and the
+    expert's own success on all the placements (its actions, no noise, the run's time limit): the
+    ceiling of what the demos show."""
     def cm(failed: list[dict], key: str) -> str:
         return span([f"{100 * float(e[key]):.1f}" for e in failed]) if failed else "-"
 
+    unexplained = [run for _, runs in groups for run in runs
+                   if run.replay is None and round(run.successes[-1], 9) < REPLAY_BELOW]
+    if unexplained:
+        raise ValueError(f"{', '.join(run.name for run in unexplained)}: final below {REPLAY_BELOW} but no "
+                         "failures.csv: replay it where its checkpoint is (python benchmarks/failures.py "
+                         "<run dir> --save)")
     lines = head(["run", "final", "the scripted expert", "failed", *STAGES, "hand to object, closest (cm)",
                   "object to goal, closest (cm)", "failed by the scripted expert too",
                   "failed placements (bold: the expert's too)"], text_columns=1)

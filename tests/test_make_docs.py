@@ -253,8 +253,18 @@ def test_the_failures_of_a_replayed_run_counted_by_stage(small):
     # 2 of 20 failed: one never reached (22.9 cm from the object), one grasped (5.4 cm); the rest succeed.
     # The expert fails on the first failure, succeeds on the second (its failures elsewhere do not count
     # there); over all 20 placements it succeeds on that one alone: 1 of 20, 0.05
+    with pytest.raises(ValueError, match=r"^a-v3 seed 3: final below 0.93 but no failures.csv"):
+        table(small, layout="failures", digest=False)  # seed 3 ends at 0.40 and was never replayed
+    # seed 3: 2 of 5 succeed; it fails from 2 (30 cm from the object), 3 and 4 (reached, 4 and 3 cm, not
+    # grasped); the expert succeeds from 0, 1, 2 and 4: 4 of 5
+    (replay.parent.parent / "seed3" / "failures.csv").write_text(head + "".join([
+        "0,1,40,0.0100,1,0.0100,,1\n", "1,1,40,0.0100,1,0.0100,,1\n",
+        "2,0,120,0.3000,0,0.2500,never reached the object,1\n",
+        '3,0,120,0.0400,0,0.2000,"reached it, never grasped it",0\n',
+        '4,0,120,0.0300,0,0.2100,"reached it, never grasped it",1\n']))
     assert table(small, layout="failures", digest=False)[2:] == [
-        "| a-v3 seed 2 | 0.90 | 0.05 | 2 of 20 | 1 | 0 | 1 | 5.4-22.9 | 18.8-19.9 | 1 | **18**, 19 |"]
+        "| a-v3 seed 2 | 0.90 | 0.05 | 2 of 20 | 1 | 0 | 1 | 5.4-22.9 | 18.8-19.9 | 1 | **18**, 19 |",
+        "| a-v3 seed 3 | 0.40 | 0.80 | 3 of 5 | 1 | 2 | 0 | 3.0-30.0 | 20.0-25.0 | 1 | 2, **3**, 4 |"]
     replay.write_text(head + "".join(f"{k},1,40,0.0100,1,0.0100,,1\n" for k in range(7)) + "".join(failed))
     with pytest.raises(ValueError, match="replays a success of 0.78, eval_success.csv ends at 0.90"):
         make_docs.sweep("demo")(small)  # 7 of 9: not what the run's evaluation gave
