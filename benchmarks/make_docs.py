@@ -323,7 +323,8 @@ def failures_table(groups: list[Group], notes: dict[str, str]) -> list[str]:
     its failed placements counted by the last stage they reached, the closest distances they came (ranges
     over the failed ones), how many of them the scripted expert fails as well, and which they are; and the
     expert's own success on all the placements (its actions, no noise, the run's time limit): the
-    ceiling of what the demos show."""
+    ceiling of what the demos show; and the policy's own with sampled actions, as in training ("-" where
+    the replay played none)."""
     def cm(failed: list[dict], key: str) -> str:
         return span([f"{100 * float(e[key]):.1f}" for e in failed]) if failed else "-"
 
@@ -333,14 +334,17 @@ def failures_table(groups: list[Group], notes: dict[str, str]) -> list[str]:
         raise ValueError(f"{', '.join(run.name for run in unexplained)}: final below {REPLAY_BELOW} but no "
                          "failures.csv: replay it where its checkpoint is (python benchmarks/failures.py "
                          "<run dir> --save)")
-    lines = head(["run", "final", "the scripted expert", "failed", *STAGES, "hand to object, closest (cm)",
-                  "object to goal, closest (cm)", "failed by the scripted expert too",
+    lines = head(["run", "final", "the scripted expert", "sampled actions", "failed", *STAGES,
+                  "hand to object, closest (cm)", "object to goal, closest (cm)",
+                  "failed by the scripted expert too",
                   "failed placements (bold: the expert's too)"], text_columns=1)
     for _, runs in groups:
         for run in (run for run in runs if run.replay is not None):
             failed = [e for e in run.replay if e["success"] == "0"]
             expert = sum(e["expert_success"] == "1" for e in run.replay) / len(run.replay)
+            sampled = [float(e["sampled_success"]) for e in run.replay if e.get("sampled_success")]
             lines.append(row([run.name, rate(run.successes[-1]), rate(expert),
+                              rate(statistics.mean(sampled)) if len(sampled) == len(run.replay) else "-",
                               f"{len(failed)} of {len(run.replay)}",
                               *[str(sum(e["stage"] == name for e in failed)) for name in STAGES],
                               cm(failed, "hand_to_object"), cm(failed, "object_to_goal"),

@@ -767,15 +767,19 @@ def test_failures_replays_the_evaluation_and_names_the_stage(tmp_path):
     torch.save({"script": "ppo_hammer_bc_kl", "args": dataclasses.asdict(args), "global_step": 0,
                 "obs_size": 39, "action_size": 4, "nets": {"actor": hammer.Actor(39, 4, 8).state_dict()}},
                tmp_path / "best.pt")
-    episodes = failures.replay(tmp_path / "best.pt", num_episodes=2)
+    episodes = failures.replay(tmp_path / "best.pt", num_episodes=2, samples=1)
     assert [(e["placement"], e["success"], e["length"]) for e in episodes] == [(0, False, 5), (1, False, 5)]
     assert all(0.1 < e["hand_to_object"] < 0.6 and not e["grasped"] for e in episodes)
     assert {failures.stage(e) for e in episodes} == {"never reached the object"}
     failures.save(episodes, tmp_path / "failures.csv")
     rows = (tmp_path / "failures.csv").read_text().splitlines()
-    assert rows[0] == "placement,success,length,hand_to_object,grasped,object_to_goal,stage,expert_success"
-    # the expert, in 5 steps, does not hammer the nail in either; in 200 it does, from the same placement
-    assert re.fullmatch(r"0,0,5,0\.\d{4},0,0\.\d{4},never reached the object,0", rows[1]), rows[1]
+    assert rows[0] == ("placement,success,length,hand_to_object,grasped,object_to_goal,stage,expert_success,"
+                       "sampled_success")
+    # the expert, in 5 steps, does not hammer the nail in either, nor do sampled actions; in 200 the
+    # expert does, from the same placement
+    assert re.fullmatch(r"0,0,5,0\.\d{4},0,0\.\d{4},never reached the object,0,0", rows[1]), rows[1]
+    failures.save(failures.replay(tmp_path / "best.pt", num_episodes=1, samples=0), tmp_path / "none.csv")
+    assert (tmp_path / "none.csv").read_text().splitlines()[1].endswith(",0,")  # none sampled: empty
     longer = dataclasses.replace(args, max_episode_steps=200)
     env = hammer.make_env(longer, env_seed=longer.seed + 20_000)
     success, infos, _ = failures.play(env, 0, lambda obs: hammer.scripted_expert(longer, obs))

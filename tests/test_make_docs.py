@@ -246,6 +246,7 @@ def test_beside_published_results_on_hand_worked_numbers(small, tmp_path_factory
 def test_the_failures_of_a_replayed_run_counted_by_stage(small):
     # seed 2 ends at 0.90; its replay (benchmarks/failures.py --save): 18 successes, then two failures
     replay = small / "benchmarks" / "results" / "demo" / "env-name=a-v3" / "seed2" / "failures.csv"
+    # (replayed without sampled episodes: no sampled_success column)
     head = "placement,success,length,hand_to_object,grasped,object_to_goal,stage,expert_success\n"
     failed = ["18,0,120,0.2290,0,0.1990,never reached the object,0\n",
               '19,0,120,0.0540,1,0.1880,"grasped it, not to the target",1\n']
@@ -263,8 +264,15 @@ def test_the_failures_of_a_replayed_run_counted_by_stage(small):
         '3,0,120,0.0400,0,0.2000,"reached it, never grasped it",0\n',
         '4,0,120,0.0300,0,0.2100,"reached it, never grasped it",1\n']))
     assert table(small, layout="failures", digest=False)[2:] == [
-        "| a-v3 seed 2 | 0.90 | 0.05 | 2 of 20 | 1 | 0 | 1 | 5.4-22.9 | 18.8-19.9 | 1 | **18**, 19 |",
-        "| a-v3 seed 3 | 0.40 | 0.80 | 3 of 5 | 1 | 2 | 0 | 3.0-30.0 | 20.0-25.0 | 1 | 2, **3**, 4 |"]
+        "| a-v3 seed 2 | 0.90 | 0.05 | - | 2 of 20 | 1 | 0 | 1 | 5.4-22.9 | 18.8-19.9 | 1 | **18**, 19 |",
+        "| a-v3 seed 3 | 0.40 | 0.80 | - | 3 of 5 | 1 | 2 | 0 | 3.0-30.0 | 20.0-25.0 | 1 | 2, **3**, 4 |"]
+    # seed 3 replayed with two sampled episodes per placement: 1, 1, 0.5, 0, 0.5 of them succeed: 0.60
+    sampled = ["1", "1", "0.5", "0", "0.5"]
+    rows = replay.parent.parent.joinpath("seed3", "failures.csv").read_text().splitlines()
+    replay.parent.parent.joinpath("seed3", "failures.csv").write_text("\n".join(
+        [rows[0] + ",sampled_success"] + [f"{line},{k}" for line, k in zip(rows[1:], sampled)]) + "\n")
+    assert table(small, layout="failures", digest=False)[3] == (
+        "| a-v3 seed 3 | 0.40 | 0.80 | 0.60 | 3 of 5 | 1 | 2 | 0 | 3.0-30.0 | 20.0-25.0 | 1 | 2, **3**, 4 |")
     replay.write_text(head + "".join(f"{k},1,40,0.0100,1,0.0100,,1\n" for k in range(7)) + "".join(failed))
     with pytest.raises(ValueError, match="replays a success of 0.78, eval_success.csv ends at 0.90"):
         make_docs.sweep("demo")(small)  # 7 of 9: not what the run's evaluation gave
