@@ -28,16 +28,23 @@ import ppo_hammer_bc_kl as hammer  # noqa: E402
 REACHED = 0.05  # the hand within 5 cm of the object counts as having reached it
 
 
+def load_actor(checkpoint: str | Path) -> tuple["hammer.Args", "hammer.Actor"]:
+    """The run's arguments and its policy, with the std floor that training sampled with (--min-std)."""
+    state = hammer.load_checkpoint(checkpoint)
+    args = state["args"]
+    actor = hammer.Actor(state["obs_size"], state["action_size"], args.hidden_size)
+    actor.load_state_dict(state["nets"]["actor"])
+    actor.min_std = max(args.min_std, 1e-5)  # as train() sets it: a new Actor has BC's floor
+    return args, actor
+
+
 def replay(checkpoint: str | Path, num_episodes: int = 50, samples: int = 2) -> list[dict]:
     """Each evaluation episode: placement, success, length, and over the episode the hand's closest
     distance to the object, whether it ever grasped it, and the object's closest distance to the goal;
     then whether the task's scripted expert (its own actions, no noise) succeeds from that placement in
     the same time limit: where it does not, the demos could not show the way; and the fraction of
     `samples` episodes with sampled actions (seeded by the run's seed) that succeed from it."""
-    state = hammer.load_checkpoint(checkpoint)
-    args = state["args"]
-    actor = hammer.Actor(state["obs_size"], state["action_size"], args.hidden_size)
-    actor.load_state_dict(state["nets"]["actor"])
+    args, actor = load_actor(checkpoint)
 
     @torch.no_grad()
     def policy(obs: np.ndarray) -> np.ndarray:  # (A,): the mean action, as evaluation acts
