@@ -768,7 +768,7 @@ def test_failures_replays_the_evaluation_and_names_the_stage(tmp_path):
                 "obs_size": 39, "action_size": 4, "nets": {"actor": hammer.Actor(39, 4, 8).state_dict()}},
                tmp_path / "best.pt")
     # its sampled actions have the floor training sampled with: the log-std head says e^-20, args 0.2
-    loaded_args, actor = failures.load_actor(tmp_path / "best.pt")
+    _, actor = failures.load_actor(tmp_path / "best.pt")
     torch.nn.init.constant_(actor.log_std_head.bias, -20.0)
     assert torch.allclose(actor(torch.zeros(39)).std, torch.full((4,), args.min_std))
     episodes = failures.replay(tmp_path / "best.pt", num_episodes=2, samples=1)
