@@ -615,7 +615,12 @@ RESUMED = {"seed 3": "resumed at 803k"}  # hammer10's seed 3 was stopped and res
 DISASSEMBLE = [group("the defaults", "mt50/env-name=disassemble-v3/seed1")] + [
     group(change, f"mt50_screen/env-name=disassemble-v3,{setting}/seed1")
     for change, setting in (("20 demos", "num-demos=20"), ("β = 0.003", "reverse-kl-coef=0.003"))]
-MT50_RESUMED = {"coffee-button-v3 seed 1": "resumed at 201k"}  # stopped with a session; minutes: the rest
+SOCCER = [group("the defaults", "mt50/env-name=soccer-v3/seed2")] + [
+    group(change, f"soccer_screen/env-name=soccer-v3,{setting}/seed2")
+    for change, setting in (("20 demos", "num-demos=20"), ("β = 0.003", "reverse-kl-coef=0.003"))] + [
+    group("the defaults, 1M steps", "soccer_1m/env-name=soccer-v3/seed2")]
+MT50_RESUMED = {"coffee-button-v3 seed 1": "resumed at 201k",  # stopped with a session; minutes: the rest
+                "push-wall-v3 seed 2": "resumed at 53k"}
 DEFAULTS = "the defaults (10 demos, β = 0.01, γ = 0.995)"
 
 GENERATED: list[Table | Figure] = [
