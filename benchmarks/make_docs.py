@@ -266,12 +266,17 @@ def seeds_table(groups: list[Group], notes: dict[str, str]) -> list[str]:
 
 
 def evals_table(groups: list[Group], notes: dict[str, str]) -> list[str]:
-    """One row per run: every evaluation's success in order, BC first."""
-    lines = head(["setting", "seed", "every evaluation, BC (step 0) first", "final"], text_columns=3)
+    """One row per run: every evaluation's success in order, BC first; the final, and the held-out
+    placements' once a run has heldout_success."""
+    heldout = any(run.summary.get("heldout_success") is not None for _, runs in groups for run in runs)
+    lines = head(["setting", "seed", "every evaluation, BC (step 0) first", "final"]
+                 + ["held-out placements"] * heldout, text_columns=3)
     for label, runs in groups:
         for run in runs:
             every = ", ".join(rate(success) for success in run.successes)
-            lines.append(row([label, str(run.seed), every, rate(run.successes[-1])]))
+            value = run.summary.get("heldout_success")
+            lines.append(row([label, str(run.seed), every, rate(run.successes[-1])]
+                             + ["-" if value is None else rate(value)] * heldout))
     return lines
 
 
@@ -646,6 +651,8 @@ GENERATED: list[Table | Figure] = [
     Table("mt50_failures", [sweep("mt50")], layout="failures", digest=False),
     Table("disassemble_screen", DISASSEMBLE, layout="evals", digest=False),
     Table("disassemble_failures", DISASSEMBLE, layout="failures", digest=False),
+    Table("soccer_screen", SOCCER, layout="evals", digest=False),
+    Table("soccer_failures", SOCCER, layout="failures", digest=False),
     TaskFigure("mt50_tasks", [sweep("mt50")],
                title="Meta-World v3 tasks: BC, then PPO with the KL anchor, 500k steps, the defaults"),
     Figure("basketball_gamma", BASKETBALL, columns=3,

@@ -124,6 +124,12 @@ def test_one_row_per_setting_and_the_seeds_across(small):
     assert table(small, layout="seeds", digest=False) == [
         "| seed | 1 | 2 | 3 |", "|---|---:|---:|---:|", "| BC (step 0) | 0.50 | 1.00 | 0.20 |",
         "| final | 1.00 | 0.90 | 0.40 |", "| first eval >= 0.9 | 102k | 0 (BC) | never |"]
+    assert table(small, layout="evals", digest=False) == [  # held-out: seed 1 reports it
+        "| setting | seed | every evaluation, BC (step 0) first | final | held-out placements |",
+        "|---|---|---|---:|---:|",
+        "| a-v3 | 1 | 0.50, 0.80, 0.92, 0.88, 1.00 | 1.00 | 0.94 |",
+        "| a-v3 | 2 | 1.00, 0.86, 0.90, 0.90, 0.90 | 0.90 | - |",
+        "| a-v3 | 3 | 0.20, 0.40 | 0.40 | - |"]
 
 
 def test_the_sentences_count_from_the_runs(small):
