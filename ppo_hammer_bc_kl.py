@@ -2,18 +2,15 @@
 # Copyright (c) 2026 the policy-gradients reference authors
 """Behaviour cloning, then PPO anchored to the cloned policy, on the Meta-World hammer.
 
-A simulated Sawyer arm (Meta-World `hammer-v3`, MuJoCo) must pick up a hammer
-and drive a nail. The reward here is sparse: 1.0 on the step the nail goes in,
-0 otherwise, and the episode ends there. PPO from scratch would have to find
-it by chance (docs/hammer.md, ablation), so the script works in two phases:
+A simulated Sawyer arm (Meta-World `hammer-v3`, MuJoCo) must pick up a hammer and drive a nail. The reward
+here is sparse: 1.0 on the step the nail goes in, 0 otherwise, and the episode ends there. PPO from
+scratch would have to find it by chance (docs/hammer.md, ablation), so the script works in two phases:
 
-1. Behaviour cloning (BC). Meta-World's scripted expert plays a few episodes;
-   the actor is trained to maximise the log-likelihood of the expert's actions.
-   The BC policy is evaluated before any RL: the success curve starts there.
-2. PPO (Schulman et al. 2017, arXiv:1707.06347) with GAE (Schulman et al.
-   2016, arXiv:1506.02438) on the sparse reward, plus a penalty on the reverse
-   KL divergence KL(pi || pi_ref) to a frozen copy of the BC policy, so the
-   policy improves where the reward says so without forgetting the demos.
+1. Behaviour cloning (BC). Meta-World's scripted expert plays a few episodes; the actor is trained to
+   maximise the log-likelihood of its actions, then evaluated before any RL: the success curve starts there.
+2. PPO (Schulman et al. 2017, arXiv:1707.06347) with GAE (Schulman et al. 2016, arXiv:1506.02438) on the
+   sparse reward, plus a penalty on the reverse KL divergence KL(pi || pi_ref) to a frozen copy of the BC
+   policy, so the policy improves where the reward says so without forgetting the demos.
 
     python ppo_hammer_bc_kl.py --total-steps 1000000   # the whole experiment (--help: every argument)
     tensorboard --logdir runs                          # watch the curves
@@ -109,7 +106,7 @@ class Args:
     num_demos: int = 10
     """successful expert episodes to clone; 5 cover too few of the 50 placements (docs/hammer.md, MT10)"""
     demos: str | None = None
-    """an .npz of demonstrations to clone instead of the scripted expert's (format: load_demos; README)"""
+    """an .npz of demos to clone instead of the expert's (its format: docs/hammer.md, demos from a file)"""
     demo_noise: float = 0.1
     """std of noise on the expert's *executed* action (labels stay clean): states off its path; 0-0.3"""
     bc_steps: int = 3000
@@ -128,7 +125,8 @@ class Args:
     """this run's logs, checkpoints and eval curve; default runs/<script>__seed<seed>__<time>. Its best.pt:
     the best evaluation's actor (a tie: the shorter mean episode, then the later policy)"""
     resume: str | None = None
-    """continue a run (its directory or checkpoint) with its arguments; a larger --total-steps extends it"""
+    """continue a run (its directory or checkpoint) with its arguments; a larger --total-steps extends it
+    (the step size's decay is stretched to the new length, so it climbs back from near 0)"""
     eval_only: bool = False
     """with --resume: evaluate the saved policy for --eval-episodes episodes and exit (to film it:
     benchmarks/hammer_video.py)"""
@@ -157,10 +155,9 @@ class SparseSuccessReward(gym.Wrapper):
 
 
 def make_env(args: Args, env_seed: int, render: bool = False) -> gym.Env:
-    """One environment of the task whose reward is the success: 1.0 on the step it succeeds, where the
-    episode ends (terminated), else 0; truncated at args.max_episode_steps; info["success"] as the env
-    has it. args.seed fixes the task's 50 placements (the same in every env of a run; another seed: other
-    placements); env_seed, which one each reset draws. render: env.render() gives RGB frames (video)."""
+    """One env of the task: its reward the success (SparseSuccessReward), where it ends (terminated);
+    truncated at args.max_episode_steps; info["success"] as the env has it. args.seed fixes the task's 50
+    placements, the same in every env; env_seed, which one each reset draws; render: RGB frames (video)."""
     env = gym.make("Meta-World/MT1", env_name=args.env_name, seed=args.seed,
                    max_episode_steps=args.max_episode_steps or MAX_PATH_LENGTH, terminate_on_success=True,
                    disable_env_checker=True,  # its warnings are about Meta-World's observation bounds
@@ -179,8 +176,7 @@ def walk_home_once(base: gym.Env) -> None:
 
 
 def reset_to_placement(env: gym.Env, placement: int) -> np.ndarray:
-    """Reset to the placement-th of the task's 50 placements (not a random one), for evaluation;
-    returns the first observation. Evaluation k starts from placement k mod 50."""
+    """Reset to the placement-th of the task's 50 placements (eval episode k: k mod 50); the first obs."""
     env.get_wrapper_attr("toggle_sample_tasks_on_reset")(False)
     placements = env.get_wrapper_attr("tasks")
     env.unwrapped.set_task(placements[placement % len(placements)])
@@ -196,9 +192,8 @@ def scripted_expert(args: Args, obs: np.ndarray) -> np.ndarray:
 
 # ==== Demonstrations ===========================================================
 def generate_demos(args: Args) -> dict[str, np.ndarray]:
-    """Play the scripted expert until `num_demos` episodes succeed; keep only those. The labels
-    are its actions; the executed actions get noise, so the demos show how it recovers.
-    Returns obs (D, O), actions (D, A) and episode_lengths (num_demos,)."""
+    """Play the scripted expert until num_demos episodes succeed, and keep those: obs (D, O), its actions
+    (D, A) as labels, episode_lengths (num_demos,). Noise on the executed actions shows recovery."""
     rng = np.random.default_rng(args.seed)
     env = make_env(args, env_seed=args.seed + 10_000)  # + 10_000: not a training env's seed
     transitions, lengths, attempts = [], [], 0  # (obs, expert action) of the successful episodes
@@ -224,7 +219,7 @@ def generate_demos(args: Args) -> dict[str, np.ndarray]:
             "episode_lengths": np.array(lengths)}  # (num_demos,)
 
 
-def load_demos(path: str | Path) -> dict[str, np.ndarray]:
+def load_demos(path: str | Path, name: str = "--demos") -> dict[str, np.ndarray]:
     """Demos from an .npz (--demos, the cache): obs (D, O) and actions (D, A), floats in [-1, 1], the
     episodes' transitions back to back, and episode_lengths (E,), ints summing to D. Else one line."""
     try:
@@ -232,7 +227,7 @@ def load_demos(path: str | Path) -> dict[str, np.ndarray]:
             obs, actions = (file[key].astype(np.float32) for key in ("obs", "actions"))
             lengths = file["episode_lengths"].astype(int)
     except Exception as error:  # missing, not an .npz, an array missing (KeyError) or not numbers
-        raise ValueError(f"demos {path}: cannot read obs, actions, episode_lengths ({error})") from None
+        raise ValueError(f"{name} {path}: not an .npz of obs, actions, episode_lengths ({error})") from None
     for wrong, problem in [  # each check is safe on any array, whatever the others find
         (obs.size == 0, "no transitions"),
         (obs.shape[1:] != (OBS_SIZE,) or actions.shape != obs.shape[:1] + (ACTION_SIZE,),
@@ -242,7 +237,7 @@ def load_demos(path: str | Path) -> dict[str, np.ndarray]:
         (not np.isfinite(obs).all() or not (np.abs(actions) <= 1).all(), "NaN, inf, or actions beyond ±1"),
     ]:
         if wrong:
-            raise ValueError(f"demos {path}: {problem}")
+            raise ValueError(f"{name} {path}: {problem}")
     return {"obs": obs, "actions": actions, "episode_lengths": lengths}
 
 
@@ -255,7 +250,7 @@ def load_or_generate_demos(args: Args) -> dict[str, np.ndarray]:
         f"__H{args.max_episode_steps or MAX_PATH_LENGTH}__guarded{int(args.guarded_success)}.npz")
     if path.exists():
         try:
-            return load_demos(path)
+            return load_demos(path, "cached demos")
         except ValueError as error:  # a truncated or foreign file: make the demos again
             print(f"{error}; regenerating")
     demos = generate_demos(args)
@@ -267,9 +262,8 @@ def load_or_generate_demos(args: Args) -> dict[str, np.ndarray]:
 
 # ==== Networks =================================================================
 class TruncatedNormal:
-    """A diagonal normal whose samples are clamped to [low, high], the gradient passing straight
-    through the clamp; log_prob() and entropy() are the underlying normal's, summed over the action
-    dimensions, not renormalised for the clamp (DrQ-v2's "truncated normal", as in the homework)."""
+    """A diagonal normal, its samples clamped to [low, high] with the gradient of the identity; log_prob() and
+    entropy() are the normal's, summed over actions, not renormalised for it (DrQ-v2's "truncated normal")."""
 
     def __init__(self, mean: torch.Tensor, std: torch.Tensor, low: float = -1.0, high: float = 1.0):
         self.mean, self.std, self.low, self.high = mean, std, low, high  # (..., A) each
@@ -304,8 +298,8 @@ class Standardize(nn.Module):
 
 
 class Actor(nn.Module):
-    """pi(a|s): two ReLU layers, then a tanh mean head and a log-std head on the same features;
-    PPO explores with the state-dependent std. obs_mean, obs_std: the input standardisation."""
+    """pi(a|s): two ReLU layers, then a tanh mean head and a log-std head on the same features. In RL the
+    std sits at its floor almost everywhere: BC leaves it ~0.02, and no gradient passes the clamp (README)."""
 
     def __init__(self, obs_size: int, action_size: int, hidden_size: int,
                  obs_mean: torch.Tensor | None = None, obs_std: torch.Tensor | None = None):
@@ -346,12 +340,12 @@ def compute_gae(rewards: torch.Tensor, values: torch.Tensor, terminated: torch.T
                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Generalized advantage estimation, backward through each env's rollout.
 
-    rewards (T, N); values (T + 1, N): V of every stored observation plus V of the observation
-    after the rollout; terminated, truncated (T, N) bool, true on the step an episode ends;
-    valid (T, N) bool, false on autoreset rows. Returns (advantages, returns), each (T, N), zero
-    on invalid rows. Under NEXT_STEP autoreset the row after an episode end stores the final
-    observation, so values[t + 1] is V(next state) in every case: a normal step, a truncation
-    (the bootstrap it needs), and the rollout's last step (values[T]: V of the obs it returned).
+    rewards (T, N); values (T + 1, N): V of every stored observation plus V of the observation after the
+    rollout; terminated, truncated (T, N) bool, true on the step an episode ends; valid (T, N) bool, false on
+    autoreset rows. Returns (advantages, returns), each (T, N), zero on invalid rows. Under NEXT_STEP
+    autoreset the row after an episode end stores the final observation, so values[t + 1] is V(next state) in
+    every case: a normal step, a truncation (the bootstrap it needs), and the rollout's last step (values[T]:
+    V of the obs it returned).
     """
     advantages = torch.zeros_like(rewards)  # (T, N)
     next_advantage = torch.zeros_like(rewards[0])  # (N,) A_{t+1}
@@ -507,8 +501,8 @@ def ppo_update(actor: Actor, critic: Critic, ref_actor: Actor, optimizer: torch.
             loss.backward()
             grad_norm = nn.utils.clip_grad_norm_(parameters, args.max_grad_norm)  # before clipping
             if not torch.isfinite(loss + grad_norm):  # NaN or inf: stop before the step spoils the networks
-                raise FloatingPointError(f"the loss or its gradient is not finite at step {step:,}; stopped. "
-                                         f"The last good checkpoint is kept; try a lower --learning-rate")
+                raise FloatingPointError(f"the loss or its gradient is not finite at step {step:,}; stopped "
+                                         f"(try a lower --learning-rate)")  # RunFiles says what is kept
             optimizer.step()  # one Adam step per minibatch (PPO paper, Algorithm 1; CleanRL)
             for key, value in parts.items():  # mean over all epochs, weighted by minibatch size
                 logged[key] = logged.get(key, 0.0) + value.item() * len(mb) / (M * args.update_epochs)
@@ -525,7 +519,8 @@ def train(args: Args) -> dict:
             args = replace(args, max_episode_steps=min(MAX_PATH_LENGTH, 2 * longest))
     T, N = args.num_steps, args.num_envs
     num_iterations = args.total_steps // (T * N)
-    if checkpoint is not None and checkpoint["iteration"] >= num_iterations:  # say so, change no file
+    if (checkpoint and checkpoint["iteration"] >= num_iterations  # finished (without its summary.json, which
+            and Path(args.run_dir, "summary.json").exists()):  # is written below): say so, change no file
         print(f"{args.run_dir} is finished at step {checkpoint['global_step']:,}: a larger --total-steps "
               f"continues it")
         return {"script": SCRIPT, "total_steps": checkpoint["global_step"], "finished": True}
@@ -546,7 +541,7 @@ def train(args: Args) -> dict:
     critic = Critic(O, args.hidden_size, obs_mean, obs_std)
     if checkpoint is None:
         behaviour_cloning(actor, demos, args, run.writer)
-    actor.min_std = max(args.min_std, 1e-5)  # exploration for RL; the reference gets the same floor
+    actor.min_std = max(args.min_std, 1e-5)  # exploration for RL (see Actor); the reference gets the same
     ref_actor = make_reference_policy(actor)
     nets = {"actor": actor, "critic": critic, "reference": ref_actor}  # what a checkpoint saves
 
@@ -584,7 +579,7 @@ def train(args: Args) -> dict:
             with torch.no_grad():  # the std this rollout explored with, for the log
                 actor_std = actor(batch["obs"]).std.mean().item()
             update_start = time.time()
-            fraction = 1 - (iteration - 1) / num_iterations if args.anneal_lr else 1.0  # 1, ..., 1 / K
+            fraction = 1 - (iteration - 1) / num_iterations if args.anneal_lr else 1.0  # 1 ... 1 / iterations
             optimizer.param_groups[0]["lr"] = learning_rate = fraction * args.learning_rate
             logged = ppo_update(actor, critic, ref_actor, optimizer, batch, args, global_step)
 
@@ -611,7 +606,7 @@ def train(args: Args) -> dict:
                          optimizer=optimizer.state_dict())
             if run.signal_number:
                 break
-        steps_per_second = (global_step - start_step) / (time.time() - rl_start)
+        steps_per_second = (global_step - start_step) / (time.time() - rl_start) or None  # None: no step
         # Placements never trained on: another seed's 50 (the same task, objects and goals elsewhere).
         heldout = None if run.signal_number else envs.evaluate(
             actor, args.eval_episodes, args.seed + HELDOUT_SEED_OFFSET)[0]
@@ -620,9 +615,8 @@ def train(args: Args) -> dict:
 
 # ==== Plumbing: env workers, argument checks, checkpoints, eval from a file, run files, signals ====
 def env_worker(conn, env_seeds: list[int], eval_seed: int, args: Args) -> None:
-    """A worker process: holds a batch of envs and runs whole rollouts of them (collect_rollout), so
-    the main process and the pipe are not in every step (docs/hammer.md, Speed). Commands:
-    ("rollout", (actor, noise)), ("evaluate", (actor, placements, placements_seed)), ("close", None)."""
+    """A worker process: whole rollouts of its envs (collect_rollout), not a pipe round trip per step
+    (docs/hammer.md, Speed). Commands: rollout (actor, noise), evaluate (actor, placements, seed), close."""
     torch.set_num_threads(1)  # one core per worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the main process decides
     envs = [make_env(args, env_seed) for env_seed in env_seeds]
@@ -700,12 +694,13 @@ def validate(args: Args) -> None:
           "hidden_size", "num_demos", "bc_batch_size", "eval_every", "eval_episodes"),
          lambda v: v >= 1, ">= 1"),
         (("learning_rate", "bc_learning_rate", "clip_coef", "max_grad_norm"), lambda v: v > 0, "> 0"),
-        (("seed", "value_coef", "entropy_coef", "reverse_kl_coef", "demo_noise", "bc_steps"),
-         lambda v: v >= 0, ">= 0"),
+        (("value_coef", "entropy_coef", "reverse_kl_coef", "demo_noise"), lambda v: v >= 0, ">= 0"),
+        (("seed", "bc_steps"), lambda v: 0 <= v < 2**31, "in [0, 2**31)"),  # seeds: NumPy's < 2**32, + 10_000
+        (("num_steps",), lambda v: v >= 4, ">= 4"),  # 2 real transitions or more: the advantages have a std
         (("gamma",), lambda v: 0 < v <= 1, "in (0, 1]"),
         (("gae_lambda",), lambda v: 0 <= v <= 1, "in [0, 1]"),
         (("min_std",), lambda v: 0 <= v < 1, "in [0, 1)"),
-        (("max_episode_steps",), lambda v: v is None or 1 <= v <= MAX_PATH_LENGTH, f"<= {MAX_PATH_LENGTH}"),
+        (("max_episode_steps",), lambda v: v is None or 1 <= v <= MAX_PATH_LENGTH, f"1 to {MAX_PATH_LENGTH}"),
     ]:
         for name in names:
             if not holds(getattr(args, name)):
@@ -722,8 +717,9 @@ def validate(args: Args) -> None:
            f"--{flag} {path} is a file or inside one: name a directory")  # it cannot become a directory
           for flag, path in [("run-dir", run_dir), ("demo-cache-dir", args.demo_cache_dir)]],
         (not args.eval_only or args.resume is not None, "--eval-only needs --resume PATH"),
-        (args.resume is not None or args.run_dir is None or not (  # a run never overwrites another
-            (run_dir / "checkpoint.pt").exists() or any(run_dir.glob("events.out.tfevents.*"))),
+        # A run is never overwritten; one stopped before its first checkpoint (only logs) starts over.
+        (args.resume is not None or args.run_dir is None or not any(
+            (run_dir / name).exists() for name in ("checkpoint.pt", "summary.json")),
          f"--run-dir {run_dir} already holds a run: continue it with --resume {run_dir}, "
          f"or choose another --run-dir"),
     ]:
@@ -754,8 +750,9 @@ def load_checkpoint(path: str | Path) -> dict:
     path = Path(path) / "checkpoint.pt" if Path(path).is_dir() else Path(path)
     try:
         state = torch.load(path, weights_only=False)
-    except Exception as error:
-        raise ValueError(f"--resume: cannot read {path} as a checkpoint ({error})") from None
+    except Exception as error:  # none: a run stopped before its first checkpoint starts over with its command
+        why = error if path.exists() else "there is none: start the run again with the command that began it"
+        raise ValueError(f"--resume: cannot read {path} as a checkpoint ({why})") from None
     if (written_by := isinstance(state, dict) and state.get("script")) != SCRIPT:
         raise ValueError(f"--resume: {path} was written by {written_by or 'something else'}, not by {SCRIPT}")
     names = {field.name for field in fields(Args)}
@@ -786,8 +783,9 @@ class RunFiles(contextlib.AbstractContextManager):
     def __init__(self, args: Args, checkpoint: dict | None):
         self.args, self.checkpoint, self.start_time = args, checkpoint, time.time()
         self.path = Path(args.run_dir or f"runs/{SCRIPT}__seed{args.seed}__{int(self.start_time)}")
-        # purge_step: after a crash, drop any point logged past the checkpoint (no duplicates).
-        self.writer = SummaryWriter(str(self.path), purge_step=checkpoint and checkpoint["global_step"] + 1)
+        # purge_step: TensorBoard drops the points logged past the checkpoint (after a crash: no duplicates);
+        # without one, 0: all that a start stopped before its first checkpoint logged (validate allows it)
+        self.writer = SummaryWriter(self.path, purge_step=checkpoint and checkpoint["global_step"] + 1 or 0)
         self.eval_history = checkpoint["eval_history"] if checkpoint else []  # (step, success, mean length)
 
     def __enter__(self):
@@ -801,10 +799,12 @@ class RunFiles(contextlib.AbstractContextManager):
                     "again to quit at once)\n".encode())  # not print(): a handler must not re-enter stdout
         signal.signal(signal.SIGINT, signal.default_int_handler)  # the next Ctrl-C raises
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, exc_type, error, traceback_):
         for number, handler in self.previous.items():
             signal.signal(number, handler)
         self.writer.close()
+        if isinstance(error, FloatingPointError):  # say what a NaN or inf leaves (none: start over)
+            error.args = (f"{error}; last good checkpoint: {next(self.path.glob('checkpoint.pt'), 'none')}",)
 
     def restore(self, nets: dict[str, nn.Module], optimizer: torch.optim.Optimizer) -> tuple[int, int, int]:
         """Load a resumed run's nets, optimizer, RNGs: its (step, iteration, next eval); a new run's start."""
@@ -853,7 +853,7 @@ class RunFiles(contextlib.AbstractContextManager):
         os.replace(path.with_name(name + ".tmp"), path)
 
     def finish(self, step: int, steps_per_second: float, heldout: float | None) -> dict:
-        """The deliverables: eval success against env steps as CSV and PNG, videos if asked, summary.json."""
+        """What a run leaves: eval success against env steps as CSV and PNG, and summary.json."""
         if self.signal_number:  # main says how to resume
             return {"script": SCRIPT, "total_steps": step, "interrupted": self.signal_number,
                     "run_dir": str(self.path)}
@@ -892,8 +892,8 @@ if __name__ == "__main__":
     except (ValueError, FloatingPointError) as error:  # bad input, or a NaN/inf (checkpoint kept)
         print(f"error: {error}", file=sys.stderr)  # one line, no traceback
         sys.exit(1 if isinstance(error, FloatingPointError) else 2)
-    except KeyboardInterrupt:  # a second Ctrl-C: leave at once
-        sys.exit(130)
+    except KeyboardInterrupt:  # before the RL phase (no checkpoint: the same command starts over), or a
+        sys.exit(130)  # second Ctrl-C: leave at once
     if summary.get("interrupted"):
         print(f"stopped at step {summary['total_steps']:,}; checkpoint saved. Resume with:\n"
               f"  python {SCRIPT}.py --resume {summary['run_dir']}")

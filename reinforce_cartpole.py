@@ -102,10 +102,8 @@ def discounted_returns(rewards: torch.Tensor, terminated: torch.Tensor, truncate
 
 
 def reinforce_loss(log_probs: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
-    """REINFORCE (Williams 1992): loss = -mean(log pi(a|s) * R).
-
-    Its gradient is the policy-gradient estimate -E[grad log pi(a|s) * R]. Real transitions only, same shapes.
-    """
+    """REINFORCE (Williams 1992): loss = -mean(log pi(a|s) * R); its gradient is the policy-gradient
+    estimate -E[grad log pi(a|s) * R]. Real transitions only, same shapes."""
     return -(log_probs * returns).mean()
 
 
@@ -195,7 +193,8 @@ def validate(args: Args) -> None:
     """Stop at once, naming the argument, on what would fail deep inside torch, learn nothing or mix runs."""
     run_dir = Path(args.run_dir or "runs")  # the default is a new directory inside runs/
     for holds, message in [
-        (args.seed >= 0, f"--seed must be >= 0 (got {args.seed})"),
+        (0 <= args.seed < 2**31, f"--seed must be in [0, 2**31) (got {args.seed})"),  # NumPy's: < 2**32
+        (args.env_id in gym.registry, f"--env-id {args.env_id}: gymnasium has no such environment"),
         (args.num_envs >= 1 and args.num_steps >= 1, "--num-envs and --num-steps must be at least 1"),
         (args.total_steps >= args.num_envs * args.num_steps, "--total-steps < --num-envs x --num-steps"),
         (args.learning_rate > 0, f"--learning-rate must be > 0 (got {args.learning_rate})"),

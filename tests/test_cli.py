@@ -135,6 +135,8 @@ BAD_ARGS = [
     (["--gamma", "1.5"], "--gamma"),
     (["--hidden-size", "0"], "--hidden-size"),  # ran to the end before, learning nothing
     (["--seed", "-1"], "--seed"),  # numpy's unnamed error before, after the run directory was made
+    (["--seed", "99999999999999999999"], "--seed"),  # torch's "Overflow when unpacking long long" before
+    (["--env-id", "Nope-v0"], "--env-id Nope-v0"),  # gymnasium's error, without the flag, before
 ]
 VPG_BAD_ARGS = [
     (["--value-steps", "-1"], "--value-steps"),
@@ -216,7 +218,9 @@ def test_a_run_dir_that_cannot_take_a_new_run_is_named(module, tmp_path):
     # a continuous action space: refused with one line that names the argument and the space
     ("ppo_cartpole.py", ["--env-id", "Pendulum-v1"], "--env-id Pendulum-v1: the action space Box(-2.0, 2.0"),
     ("reinforce_cartpole.py", ["--env-id", "Pendulum-v1"], "action space Box"),
-    ("vpg_cartpole.py", ["--env-id", "NoSuchEnv-v0"], "NoSuchEnv"),  # gymnasium's own error, one line
+    *[(script, ["--env-id", "Nope-v0"], "--env-id Nope-v0: gymnasium has no such environment")
+      for script in SCRIPTS],
+    *[(script, ["--seed", "99999999999999999999"], "--seed must be in [0, 2**31)") for script in SCRIPTS],
     *[(script, ["--hidden-size", "0"], "--hidden-size") for script in SCRIPTS],
     *[(script, ["--seed", "-1"], "--seed") for script in SCRIPTS],
     ("vpg_cartpole.py", ["--value-steps", "-1"], "--value-steps"),

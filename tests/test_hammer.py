@@ -504,7 +504,7 @@ def test_demos_are_successful_cached_and_regenerated_when_unreadable(tmp_path, c
     cache.write_bytes(b"not an npz file")
     capsys.readouterr()
     again = hammer.load_or_generate_demos(args)
-    assert "cannot read" in capsys.readouterr().out  # said, then made again
+    assert "cached demos" in capsys.readouterr().out  # said, then made again
     np.testing.assert_array_equal(again["obs"], demos["obs"])  # same seed, same demos
 
 
@@ -598,7 +598,13 @@ def test_bad_arguments_on_the_command_line(argv, flag, tmp_path):
 
 
 @pytest.mark.parametrize("argv, flag", [
-    (["--seed", "-1"], "--seed must be >= 0 (got -1)"),
+    (["--seed", "-1"], "--seed must be in [0, 2**31) (got -1)"),
+    # NumPy's seeds end at 2**32 - 1, and the held-out placements use seed + 1000: a worker's traceback
+    (["--seed", "4294967295"], "--seed must be in [0, 2**31) (got 4294967295)"),
+    (["--seed", str(2**32)], f"--seed must be in [0, 2**31) (got {2**32})"),
+    (["--max-episode-steps", "0"], "--max-episode-steps must be 1 to 500 (got 0)"),
+    # one transition in a rollout: its advantages have no std (NaN), and the run stopped as non-finite
+    (["--num-envs", "1", "--num-steps", "1"], "--num-steps must be >= 4 (got 1)"),
     (["--run-dir", "{file}"], "--run-dir {file} is a file or inside one: name a directory"),
     (["--demo-cache-dir", "{file}/demos"], "--demo-cache-dir {file}/demos is a file or inside one"),
 ])
@@ -700,6 +706,57 @@ def test_sigint_checkpoints_and_resume_continues_the_curves(tmp_path):
     assert csv_steps == steps  # the eval history survived the stop
 
 
+@pytest.mark.parametrize("stop, then", [
+    ("SIGINT during BC", "same command"),  # no checkpoint yet: only a TensorBoard file
+    ("SIGINT before the first evaluation", "--resume"),  # the iteration ends, a checkpoint is written
+    ("SIGKILL before the first evaluation", "same command"),  # a crash: no checkpoint yet
+])
+def test_a_stop_before_the_first_checkpoint_is_no_dead_end(stop, then, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    run = tmp_path / "run"
+    args = [*TINY, "--total-steps", "768", "--eval-every", "100000", "--bc-steps", "2000",
+            "--run-dir", str(run), "--demo-cache-dir", str(tmp_path / "demos")]
+    process = subprocess.Popen([sys.executable, str(ROOT / SCRIPT), *args], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True)
+    if "during BC" in stop:  # the run directory's first file: BC starts right after it
+        deadline = time.time() + 120
+        while not list(run.glob("events.out.tfevents.*")) and time.time() < deadline:
+            time.sleep(0.02)
+    else:
+        for line in process.stdout:  # the first rollout and its update are done
+            if line.startswith("[ppo]"):
+                break
+    os.killpg(process.pid, signal.SIGKILL if "SIGKILL" in stop else signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == (-9 if "SIGKILL" in stop else 130), stderr
+    assert "Traceback" not in stderr
+    assert (run / "checkpoint.pt").exists() == (then == "--resume")
+    assert "[ppo]" not in stdout or "during BC" not in stop  # it was stopped in BC
+
+    result = run_script(SCRIPT, *(["--resume", str(run)] if then == "--resume" else args), timeout=300)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["total_steps"] == 768
+    scalars = read_scalars(run)  # what the stopped start logged is not shown twice
+    for tag in ["eval/episode_success", "bc/bc_loss", "charts/SPS"]:
+        steps = [step for step, _ in scalars[tag]]
+        assert steps == sorted(set(steps)), (tag, steps)
+    assert [step for step, _ in scalars["eval/episode_success"]] == [0, 768]
+
+
+def test_resume_without_a_checkpoint_says_how_to_start_over(tmp_path):
+    (tmp_path / "events.out.tfevents.1796600000.host.123.0").write_bytes(b"")  # stopped during BC
+    result = run_script(SCRIPT, "--resume", str(tmp_path), timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: --resume: cannot read {tmp_path / 'checkpoint.pt'} as a checkpoint (there is none: "
+        f"start the run again with the command that began it)"]
+
+
 def test_non_finite_loss_stops_with_a_message(tmp_path, monkeypatch):
     original = hammer.ppo_kl_loss
 
@@ -710,7 +767,8 @@ def test_non_finite_loss_stops_with_a_message(tmp_path, monkeypatch):
     monkeypatch.setattr(hammer, "ppo_kl_loss", poisoned)
     args = tyro.cli(hammer.Args, args=[*TINY, "--run-dir", str(tmp_path / "nan"),
                                        "--demo-cache-dir", str(tmp_path / "demos")])
-    with pytest.raises(FloatingPointError, match="loss or its gradient is not finite at step 256"):
+    with pytest.raises(FloatingPointError, match="loss or its gradient is not finite at step 256.*"
+                                                 "last good checkpoint: none$"):
         hammer.train(args)
     assert not (tmp_path / "nan" / "checkpoint.pt").exists()  # nothing bad was saved
 
@@ -838,10 +896,10 @@ def bad_demos(path, case):
 
 
 @pytest.mark.parametrize("case, said", [
-    ("missing array", "cannot read obs, actions, episode_lengths"), ("obs shape", "obs (10, 38)"),
+    ("missing array", "not an .npz of obs, actions, episode_lengths"), ("obs shape", "obs (10, 38)"),
     ("actions shape", "actions (10, 3)"), ("NaN", "NaN"), ("empty", "no transitions"),
-    ("lengths", "episode_lengths must be positive and sum to D"), ("not an npz", "cannot read"),
-    ("no file", "cannot read"),
+    ("lengths", "episode_lengths must be positive and sum to D"), ("not an npz", "not an .npz"),
+    ("no file", "not an .npz"),
 ])
 def test_a_bad_demo_file_is_refused_in_one_line_before_anything_is_built(case, said, tmp_path):
     path = tmp_path / "demos.npz"
@@ -849,5 +907,5 @@ def test_a_bad_demo_file_is_refused_in_one_line_before_anything_is_built(case, s
     result = run_script(SCRIPT, "--demos", str(path), "--run-dir", str(tmp_path / "run"), timeout=120)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"error: demos {path}: ") and said in lines[0], lines
+    assert len(lines) == 1 and lines[0].startswith(f"error: --demos {path}: ") and said in lines[0], lines
     assert not (tmp_path / "run").exists()

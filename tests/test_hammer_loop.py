@@ -438,6 +438,22 @@ def test_a_resume_refuses_a_flag_that_changes_the_run_and_a_finished_run_changes
     assert {path.name: path.stat().st_mtime_ns for path in (stubbed / "run").iterdir()} == before
 
 
+def test_a_run_stopped_between_its_last_checkpoint_and_its_summary_writes_it_when_resumed(stubbed):
+    import json
+
+    finished_run(stubbed / "run")
+    summary = json.loads((stubbed / "run" / "summary.json").read_text())
+    (stubbed / "run" / "summary.json").unlink()  # killed after the last checkpoint.pt, before this
+    path = str(stubbed / "run")
+    resumed = hammer.train(dataclasses.replace(hammer.load_checkpoint(path)["args"], resume=path))
+    assert json.loads((stubbed / "run" / "summary.json").read_text()) == resumed
+    for key in ["total_steps", "bc_success", "final_success", "best_success", "steps_to_solve"]:
+        assert resumed[key] == summary[key], key
+    assert resumed["steps_per_second"] is None  # no RL step in the process that wrote it
+    again = hammer.train(dataclasses.replace(hammer.load_checkpoint(path)["args"], resume=path))
+    assert again["finished"]  # and from then on it is finished
+
+
 # ---- The two behaviours a user reads a run by: deterministic evaluation and the update's diagnostics.
 class PlacedEnv:
     """Meta-World's placement interface over a 3-step episode that records the actions it is given."""
