@@ -816,6 +816,32 @@ def test_a_saved_policy_is_filmed_the_right_way_up(tmp_path):
     assert np.abs(frame - raw[::-1]).mean() < 0.5 * np.abs(frame - raw).mean()
 
 
+def test_a_saved_policy_becomes_a_small_looping_gif(tmp_path):
+    # --gif: the README's animation. Two 5-step episodes (6 frames each), every other frame kept: 3 + 3.
+    import imageio.v2 as imageio
+    from PIL import Image
+
+    args = hammer.Args(max_episode_steps=5, hidden_size=8, run_dir=str(tmp_path))
+    torch.save({"script": "ppo_hammer_bc_kl", "args": dataclasses.asdict(args), "global_step": 0,
+                "obs_size": 39, "action_size": 4, "nets": {"actor": hammer.Actor(39, 4, 8).state_dict()}},
+               tmp_path / "best.pt")
+    gif = tmp_path / "docs" / "policy.gif"
+    result = run_script("benchmarks/hammer_video.py", str(tmp_path / "best.pt"), "--episodes", "2",
+                        "--gif", str(gif), timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "videos").exists()  # the GIF instead of MP4s
+    frames = imageio.mimread(gif)
+    assert len(frames) == 6 and frames[0].shape[:2] == (160, 160)
+    with Image.open(gif) as image:
+        assert image.info["loop"] == 0 and image.info["duration"] == 70  # 2 frames at 30 fps, in 10 ms
+    env = hammer.make_env(args, env_seed=args.seed + 20_000, render=True)
+    hammer.reset_to_placement(env, 0)
+    raw = np.asarray(Image.fromarray(env.render()).resize((160, 160), Image.Resampling.BOX)).astype(float)
+    env.close()
+    first = frames[0][..., :3].astype(float)  # the right way up, as the MP4s (GIF colours are quantised)
+    assert np.abs(first - raw[::-1]).mean() < 0.5 * np.abs(first - raw).mean()
+
+
 def test_failures_replays_the_evaluation_and_names_the_stage(tmp_path):
     # benchmarks/failures.py on an untrained actor, 5-step episodes: no placement succeeds, and the hand,
     # a few centimetres from home, is never within 5 cm of the hammer, which lies 20-40 cm from it.
