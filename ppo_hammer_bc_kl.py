@@ -125,11 +125,9 @@ class Args:
     """this run's logs, checkpoints and eval curve; default runs/<script>__seed<seed>__<time>. Its best.pt:
     the best evaluation's actor (a tie: the shorter mean episode, then the later policy)"""
     resume: str | None = None
-    """continue a run (its directory or checkpoint) with its arguments; a larger --total-steps extends it
-    (the step size's decay is stretched to the new length, so it climbs back from near 0)"""
+    """continue a run (its dir or checkpoint); a larger --total-steps extends it (and raises the step size)"""
     eval_only: bool = False
-    """with --resume: evaluate the saved policy for --eval-episodes episodes and exit (to film it:
-    benchmarks/hammer_video.py)"""
+    """with --resume: evaluate the saved policy and exit (to film it: benchmarks/hammer_video.py)"""
 
 
 # ==== Environment ==============================================================
@@ -638,10 +636,9 @@ def env_worker(conn, env_seeds: list[int], eval_seed: int, args: Args) -> None:
 
 
 class ParallelEnvs(contextlib.AbstractContextManager):
-    """N envs in worker processes that step (collect_rollout) and evaluate; a context manager."""
+    """N envs in worker processes that step (collect_rollout) and evaluate, each seeded from args.seed."""
 
     def __init__(self, args: Args, num_envs: int):
-        # One distinct seed per env (and per worker's eval env), all derived from args.seed.
         num_workers = min(args.num_workers, num_envs)
         env_seeds = np.random.SeedSequence(args.seed).generate_state(num_envs + num_workers).tolist()
         self.rows = [slice(int(r[0]), int(r[-1]) + 1)  # each worker's envs

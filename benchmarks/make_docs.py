@@ -12,7 +12,10 @@ A page holds each generated block between two markers, and only the lines betwee
 
 What is generated is the list GENERATED at the end of this file: tables (Table) and figures (Figure)
 of groups of runs, each run a seed<N> directory holding the summary.json and eval_success.csv that
-ppo_hammer_bc_kl.py writes (without summary.json a run has not finished, and is left out). To add a
+ppo_hammer_bc_kl.py writes (without summary.json a run has not finished, and is left out). A CartPole
+block (CartPole) reads summary.json alone, as the three CartPole scripts write it, and the peers'
+(benchmarks/sb3_cartpole.py --out, benchmarks/cleanrl_summary.py) with the same keys; it names the
+seeds it shows, and a seed without a finished run is an error that names where it belongs. To add a
 table or a figure, add an entry there and put its markers in a page. A figure's block is its image
 link, its picture docs/<name>.png, drawn without a date or a version in the file, so the same runs
 draw the same bytes. --check compares the text of every block, not the pictures. Both modes also check
@@ -25,6 +28,7 @@ import argparse
 import csv
 import difflib
 import json
+import math
 import os
 import re
 import statistics
@@ -74,21 +78,25 @@ Group = tuple[str, list[Run]]  # (label, its runs in seed order)
 Groups = Callable[[Path], list[Group]]  # the groups, found under a repository root when asked
 
 
-def finished_runs(root: Path, pattern: str, label: str) -> list[Run]:
-    """The finished runs that `pattern` (a glob under benchmarks/results) matches."""
+def finished_runs(root: Path, pattern: str, label: str, curve: bool = True) -> list[Run]:
+    """The finished runs that `pattern` (a glob under benchmarks/results) matches; with `curve`, each with
+    its eval_success.csv (the hammer's: a CartPole run has its summary.json alone)."""
     runs = []
     for path in (root / RESULTS).glob(pattern):
         if re.fullmatch(r"seed\d+", path.name) and (path / "summary.json").exists():
-            with open(path / "eval_success.csv") as file:
-                evals = [(int(row["step"]), float(row["success"]), float(row["length"]))
-                         for row in csv.DictReader(file)]
+            evals = []
+            if curve:
+                with open(path / "eval_success.csv") as file:
+                    evals = [(int(row["step"]), float(row["success"]), float(row["length"]))
+                             for row in csv.DictReader(file)]
             summary = json.loads((path / "summary.json").read_text())
             replay = None
             if (path / "failures.csv").exists():
                 with open(path / "failures.csv") as file:
                     replay = list(csv.DictReader(file))
             runs.append(Run(label, summary["seed"], evals, summary, replay))
-            agrees(runs[-1], path.relative_to(root).as_posix())
+            if curve:
+                agrees(runs[-1], path.relative_to(root).as_posix())
     return runs
 
 
@@ -146,6 +154,36 @@ def sweep(name: str, settings: list[str] | None = None) -> Groups:
     return groups
 
 
+class Missing(ValueError):
+    """Runs that a block names are not there: `places`, each 'seeds 1-5 in benchmarks/results/...'."""
+    def __init__(self, places: list[str], name: str = ""):
+        super().__init__(f"{name}: " * bool(name) + "no finished run (seed<N>/summary.json) of "
+                         + "; ".join(places) + "; the command above the block makes them")
+        self.places = places
+
+
+def cartpole(label: str, directory: str, seeds: range) -> Groups:
+    """One group named `label`: the finished run of each of `seeds` in benchmarks/results/<directory>, a
+    CartPole run or a peer's (summary.json alone). Each seed must be there: the page says which it shows."""
+    def groups(root: Path) -> list[Group]:
+        found = finished_runs(root, f"{directory}/seed*", label, curve=False)
+        runs = [run for run in found if run.seed in seeds]
+        missing = sorted(set(seeds) - {run.seed for run in runs})
+        if missing:
+            raise Missing([f"seed{'s' * (len(missing) > 1)} {seed_list(missing)} in "
+                           f"{(RESULTS / directory).as_posix()}"])
+        return [(label, sorted(runs, key=lambda run: run.seed))]
+    return groups
+
+
+def pooled(label: str, *makers: Groups) -> Groups:
+    """One group named `label`: the runs of every group that `makers` find, in seed order."""
+    def groups(root: Path) -> list[Group]:
+        runs = [run for _, found in resolve(list(makers), root, label) for run in found]
+        return [(label, sorted(runs, key=lambda run: run.seed))]
+    return groups
+
+
 def tasks(names: list[str]) -> list[str]:
     """The sweep's directory of each task of a --grid env-name=... sweep."""
     return [f"env-name={name}" for name in names]
@@ -180,6 +218,64 @@ def span(values: list[str]) -> str:
 
 def count(k: int, n: int) -> str:
     return "none" if k == 0 else f"all {n}" if k == n > 1 else f"{k} of {n}"
+
+
+SOLVED = 475.0  # CartPole-v1's reward_threshold: "solved" is a mean return of the last 100 episodes at this
+
+
+def mean_return(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def step_count(step: float | None) -> str:
+    """A table's cell: 75,776 (a median of two may be 74,752.0); None or inf: never solved."""
+    return "never" if step is None or step == math.inf else f"{step:,.0f}"
+
+
+def kilo(step: float) -> str:
+    """In a sentence: 75.8k (PPO's rollouts, 2,048 steps apart, print apart), 5.06M; inf: never solved."""
+    return "never" if step == math.inf else f"{step / 1e6:.2f}M" if step >= 1e6 else f"{step / 1e3:.1f}k"
+
+
+def seconds(value: float | None) -> str:
+    return "never" if value is None or value == math.inf else f"{value:.1f}"
+
+
+def in_seconds(value: float) -> str:
+    """In a sentence: '3.5 s'; inf: never solved."""
+    return "never" if value == math.inf else f"{value:.1f} s"
+
+
+def multiple(value: float | None, of: float | None) -> str:
+    """'5.3x': value / of, '-' where either is never (None or inf)."""
+    return "-" if value in (None, math.inf) or of in (None, math.inf) else f"{value / of:.1f}x"
+
+
+def fraction(value: float, of: float) -> str:
+    """'0.66': value / of, '-' where either is never (inf)."""
+    return f"{value / of:.2f}" if math.isfinite(value + of) else "-"
+
+
+def length(runs: list[Run]) -> str:
+    """A run's steps as the page names them: 198,656 (whole rollouts of a 200k budget) -> '200k'."""
+    return "/".join(dict.fromkeys(budget(float(f"{run.summary['total_steps']:.2g}")) for run in runs))
+
+
+def seed_list(seeds: list[int]) -> str:
+    """1, 2, 3, 5 -> '1-3, 5': consecutive seeds as a range."""
+    parts, ordered = [], sorted(seeds)
+    for seed in ordered:
+        if parts and seed == parts[-1][1] + 1:
+            parts[-1][1] = seed
+        else:
+            parts.append([seed, seed])
+    return ", ".join(str(low) if low == high else f"{low}-{high}" for low, high in parts)
+
+
+def between(values: list[float], show: Callable[[float], str]) -> str:
+    """'low-high' of numbers, each printed by `show`, or the one value if both print alike."""
+    low, high = show(min(values)), show(max(values))
+    return low if low == high else f"{low}-{high}"
 
 
 def row(cells: list[str]) -> str:
@@ -359,8 +455,185 @@ def failures_table(groups: list[Group], notes: dict[str, str]) -> list[str]:
     return lines
 
 
+# ==== CartPole ===============================================================
+def median_of(runs: list[Run], key: str) -> float:
+    """The median of a summary.json value over runs, a run that never solved (None) counted the slowest."""
+    return statistics.median(math.inf if run.summary[key] is None else run.summary[key] for run in runs)
+
+
+def solved_runs(runs: list[Run]) -> list[Run]:
+    return [run for run in runs if run.summary["steps_to_solve"] is not None]
+
+
+def values(runs: list[Run], key: str) -> list[float]:
+    return [run.summary[key] for run in runs]
+
+
+def listing(runs: list[Run], key: str) -> str:
+    """'seed 1: 471.0; seed 3: 434.0'"""
+    return "; ".join(f"seed {run.seed}: {mean_return(run.summary[key])}" for run in runs)
+
+
+def cartpole_digest(groups: list[Group], notes: dict[str, str]) -> list[str]:
+    """Per group, in sentences: how many runs solve and how soon (range and median of steps and seconds),
+    how many end at SOLVED or more, and whether the mean of the last 100 stays there once it got there."""
+    sentences = []
+    for label, runs in groups:
+        n, solved = len(runs), solved_runs(runs)
+        seeds = f"seed{'s' * (n > 1)} {seed_list([run.seed for run in runs])}"
+        never = ", ".join(f"seed {run.seed}" for run in runs if run not in solved)
+        sentence = f"{label} ({length(runs)} steps, {seeds}): {count(len(solved), n)} solve"
+        if solved:
+            sentence += ((f" ({never} never)" if never else "")
+                         + f", at {between(values(solved, 'steps_to_solve'), kilo)} steps (median "
+                         f"{kilo(median_of(runs, 'steps_to_solve'))}) and "
+                         f"{between(values(solved, 'seconds_to_solve'), seconds)} s "
+                         f"(median {in_seconds(median_of(runs, 'seconds_to_solve'))})")
+        below = [run for run in runs if not run.summary["final_return"] >= SOLVED]  # NaN: no episode ended
+        ends = count(n - len(below), n)
+        sentences += [sentence + ".", f"{ends[0].upper()}{ends[1:]} end at {SOLVED:g} or more ("
+                      + (listing(below, "final_return") if below
+                         else between(values(runs, "final_return"), mean_return)) + ")."]
+        fell = [run for run in solved if run.summary["lowest_after_solve"] < SOLVED]
+        held = [run for run in solved if run not in fell]
+        since = "From solving on, the mean of the last 100"
+        lowest = mean_return(min(values(held, "lowest_after_solve"), default=None))
+        if held and not fell:
+            sentences.append(f"{since} stays at {SOLVED:g} or more on {count(len(held), len(held))} "
+                             f"(lowest {lowest}).")
+        elif fell and not held:
+            sentences.append(f"{since} falls below {SOLVED:g} on {count(len(fell), len(solved))}, to "
+                             f"{between(values(fell, 'lowest_after_solve'), mean_return)} at its lowest.")
+        elif fell:
+            sentences.append(f"{since} falls below {SOLVED:g} on {count(len(fell), len(solved))} "
+                             f"({listing(fell, 'lowest_after_solve')}); on the others it stays at "
+                             f"{SOLVED:g} or more (lowest {lowest}).")
+    return [" ".join(sentences)]
+
+
+def cartpole_table(groups: list[Group], notes: dict[str, str]) -> list[str]:
+    """Per group a table, one row per seed and a row of medians; then what the runs show (cartpole_digest)."""
+    lines = []
+    for label, runs in groups:
+        lines += head([f"{label}, {length(runs)} steps", "steps to solve", "seconds to solve",
+                       "lowest after solving", "final mean return (last 100)", "eval (most likely action)",
+                       "steps/s", "wall seconds"], text_columns=1)
+        for run in runs:
+            got = run.summary
+            lines.append(row([f"seed {run.seed}", step_count(got["steps_to_solve"]),
+                              seconds(got["seconds_to_solve"]), mean_return(got["lowest_after_solve"]),
+                              mean_return(got["final_return"]), mean_return(got["eval_mean_return"]),
+                              per_second(run), seconds(got["wall_seconds"])]))
+        lines += [row(["median", step_count(median_of(runs, "steps_to_solve")),
+                       seconds(median_of(runs, "seconds_to_solve")), "", "", "", "", ""]), ""]
+    return lines + cartpole_digest(groups, notes)
+
+
+def cartpole_settings(groups: list[Group], notes: dict[str, str]) -> list[str]:
+    """One row per setting (group): each seed's steps to solve (a / b / c, in seed order), their range and
+    median, each seed's lowest mean after solving and its final mean; then what the runs show."""
+    seeds = seed_list(sorted({run.seed for _, runs in groups for run in runs}))
+    lines = head(["setting", f"steps to solve, seeds {seeds}", "range", "median", "lowest after solving",
+                  "final mean return (last 100)"], text_columns=1)
+    for label, runs in groups:
+        solved = values(solved_runs(runs), "steps_to_solve")
+        lines.append(row([label, " / ".join(step_count(None) if step is None else kilo(step)
+                                            for step in values(runs, "steps_to_solve")),
+                          between(solved, kilo) if solved else "-", kilo(median_of(runs, "steps_to_solve")),
+                          " / ".join(map(mean_return, values(runs, "lowest_after_solve"))),
+                          " / ".join(map(mean_return, values(runs, "final_return")))]))
+    return lines + [""] + cartpole_digest(groups, notes)
+
+
+def cartpole_versus(groups: list[Group], notes: dict[str, str]) -> list[str]:
+    """Each group against the first, in a sentence: its median steps and seconds to solve, each also as a
+    fraction of the first's, and its steps per second against the first's."""
+    (first, base), *others = groups
+    sentences = []
+    for label, runs in others:
+        steps_, seconds_ = median_of(runs, "steps_to_solve"), median_of(runs, "seconds_to_solve")
+        base_steps, base_seconds = median_of(base, "steps_to_solve"), median_of(base, "seconds_to_solve")
+        sentences.append(f"{label}: median steps to solve {kilo(steps_)}, {fraction(steps_, base_steps)} of "
+                         f"{first}'s {kilo(base_steps)}; median seconds to solve {in_seconds(seconds_)}, "
+                         f"{fraction(seconds_, base_seconds)} of {first}'s {in_seconds(base_seconds)}; "
+                         f"{span(list(map(per_second, runs)))} steps/s against "
+                         f"{span(list(map(per_second, base)))}.")
+    return [" ".join(sentences)]
+
+
+def peers_table(groups: list[Group], notes: dict[str, str]) -> list[str]:
+    """Ours (the first group) and a peer (the second), seed by seed: steps and seconds to solve, the lowest
+    mean after solving, and the peer's seconds as a multiple of ours; their medians. Then in sentences: the
+    medians against each other, that multiple's range over seeds, the steps per second and whole runs."""
+    (ours, mine), (peer, theirs) = groups
+    if [run.seed for run in mine] != [run.seed for run in theirs]:
+        raise ValueError(f"{ours} and {peer} are not the same seeds")
+    lines = head(["seed", *[f"{name}: {what}" for name in (ours, peer)
+                            for what in ("steps to solve", "seconds to solve", "lowest after solving")],
+                  f"seconds, {peer} / {ours}"], text_columns=0)
+    each = [multiple(b.summary["seconds_to_solve"], a.summary["seconds_to_solve"])
+            for a, b in zip(mine, theirs)]  # the peer's seconds as a multiple of ours, seed by seed
+    for a, b, times in zip(mine, theirs, each):
+        lines.append(row([str(a.seed), *[cell for run in (a, b) for cell in (
+            step_count(run.summary["steps_to_solve"]), seconds(run.summary["seconds_to_solve"]),
+            mean_return(run.summary["lowest_after_solve"]))], times]))
+    steps_ours, steps_peer = median_of(mine, "steps_to_solve"), median_of(theirs, "steps_to_solve")
+    seconds_ours, seconds_peer = median_of(mine, "seconds_to_solve"), median_of(theirs, "seconds_to_solve")
+    lines.append(row(["median", step_count(steps_ours), seconds(seconds_ours), "", step_count(steps_peer),
+                      seconds(seconds_peer), "", multiple(seconds_peer, seconds_ours)]))
+    fewer = "fewer" if steps_peer < steps_ours else "more" if steps_peer > steps_ours else "no fewer"
+    known = [float(times.removesuffix("x")) for times in each if times != "-"]
+    by_seed = f"; seed by seed {between(known, '{:.1f}x'.format)}" if known else ""
+    return lines + ["", (
+        f"Over seeds {seed_list([run.seed for run in mine])}, {peer} needs {fewer} steps to solve than "
+        f"{ours} (median {kilo(steps_peer)} against {kilo(steps_ours)}) and "
+        f"{multiple(seconds_peer, seconds_ours)} the seconds (median {in_seconds(seconds_peer)} against "
+        f"{in_seconds(seconds_ours)}{by_seed}). {ours[0].upper()}{ours[1:]} runs at "
+        f"{span(list(map(per_second, mine)))} steps/s, {peer} at {span(list(map(per_second, theirs)))}; "
+        f"a whole run takes {ours} {between(values(mine, 'wall_seconds'), seconds)} s ({length(mine)} "
+        f"steps) and {peer} {between(values(theirs, 'wall_seconds'), seconds)} s ({length(theirs)} steps).")]
+
+
+def cartpole_aggregate(groups: list[Group], notes: dict[str, str]) -> list[str]:
+    """benchmarks/sweep.py's statistics of each metric it aggregates for the runs' script, printed as its
+    summary.md prints them: the mean over seeds, the interquartile mean and a 95% bootstrap interval of the
+    mean; a value that is null (never solved) is left out, and the seeds column says so."""
+    import numpy as np
+    from sweep import COMMON, METRICS, bootstrap_ci, iqm, number  # one definition of the statistics
+
+    labelled = len(groups) > 1
+    lines = head(["setting"] * labelled + ["metric", "seeds", "mean", "IQM", "95% CI of the mean"],
+                 text_columns=1 + labelled)
+    for label, runs in groups:
+        for metric in METRICS[runs[0].summary["script"]] + COMMON:
+            found = [float(value) for value in values(runs, metric)
+                     if isinstance(value, (int, float)) and math.isfinite(value)]
+            seeds = str(len(runs)) if len(found) == len(runs) else \
+                f"{len(found)} of {len(runs)}{' solved' if 'solve' in metric else ''}"
+            cells = ["-", "-", "-"]
+            if found:
+                mean, middle, (low, high) = float(np.mean(found)), float(iqm(found)), bootstrap_ci(found)
+                scale = max(abs(x) for x in (mean, middle, low, high))  # as sweep.py: one format a row
+                cells = [number(mean, scale), number(middle, scale),
+                         f"[{number(low, scale)}, {number(high, scale)}]"]
+            lines.append(row([label] * labelled + [metric, seeds, *cells]))
+    return lines
+
+
+def headline(groups: list[Group], notes: dict[str, str]) -> list[str]:
+    """One sentence under the README's table of scripts: each group's median steps and seconds to solve."""
+    seeds = seed_list(sorted({run.seed for _, runs in groups for run in runs}))
+    return [f"To solve CartPole-v1 (the mean return of the last 100 episodes at {SOLVED:g}), medians over "
+            f"seeds {seeds}, counted from the start of training: " + "; ".join(
+                f"{label} {kilo(median_of(runs, 'steps_to_solve'))} steps, "
+                f"{in_seconds(median_of(runs, 'seconds_to_solve'))}" for label, runs in groups) + "."]
+
+
 LAYOUTS = {"runs": runs_table, "settings": settings_table, "seeds": seeds_table, "evals": evals_table,
-           "aggregate": aggregate, "failures": failures_table}
+           "aggregate": aggregate, "failures": failures_table, "cartpole": cartpole_table,
+           "cartpole_digest": cartpole_digest, "cartpole_settings": cartpole_settings,
+           "cartpole_versus": cartpole_versus, "peers": peers_table, "cartpole_aggregate": cartpole_aggregate,
+           "headline": headline}
 
 
 @dataclass
@@ -379,6 +652,13 @@ class Table:
         if self.digest or self.layout == "digest":
             lines += [""] * bool(lines) + digest(groups, self.notes)
         return "\n".join(lines) + "\n"
+
+
+@dataclass
+class CartPole(Table):
+    """A table or sentences of CartPole runs (summary.json alone) in a cartpole layout (LAYOUTS), whose
+    own sentences say what the runs show: not the hammer's digest."""
+    digest: bool = False
 
 
 # ==== Figures ================================================================
@@ -524,11 +804,219 @@ class TaskFigure(Figure):
 
 
 def resolve(makers: list[Groups], root: Path, name: str) -> list[Group]:
-    groups = [found for make in makers for found in make(root)]
+    groups, missing = [], []
+    for make in makers:
+        try:
+            groups += make(root)
+        except Missing as error:  # every maker asked: the message names every run the block lacks
+            missing += [place for place in error.places if place not in missing]
+        except ValueError as error:  # a run that disagrees with itself, named with the block that needs it
+            raise ValueError(f"{name}: {error}") from None
+    if missing:
+        raise Missing(missing, name)
     empty = [label or "(no label)" for label, runs in groups if not runs]
     if not groups or empty:
         raise ValueError(f"{name}: no finished run under {RESULTS} for {', '.join(empty) or 'it'}")
     return groups
+
+
+# ==== How many demonstrations ================================================
+# docs/demos.md: MT10 x seeds 1-3 x 1, 3 and 5 demos, 1M steps (the sweep in benchmarks/results/demos, whose
+# runs arrive a few at a time), beside 10 demos, the default: the MT10 rows of the 50-task runs (500k steps).
+# Any cell may still be empty: the blocks say what is in, and "-" where nothing is.
+DEMO_COUNTS = [1, 3, 5, 10]  # --num-demos of each column
+FROM_MT50 = 10  # the column not run again: benchmarks/results/mt50, 500k-step runs
+DEMO_SEEDS = [1, 2, 3]
+ROLLOUT = 16 * 256  # env steps per rollout at the defaults (num_envs x num_steps): evaluations fall on these
+AT_500K = 500_000 // ROLLOUT * ROLLOUT  # 499,712: a 500k run's last evaluation (503,808 in a 1M run)
+AT_1M = 1_000_000 // ROLLOUT * ROLLOUT  # 999,424: a 1M run's last evaluation
+
+
+def demo_runs(root: Path, name: str) -> dict[tuple[str, int], list[Run]]:
+    """(task, number of demos) -> the finished runs of seeds 1-3 in that cell, in seed order, for every MT10
+    task and every DEMO_COUNTS: an empty list where none has finished yet. `name`: the block that asks."""
+    cells = {}
+    try:
+        for setting in MT10:
+            task = setting.removeprefix("env-name=")
+            for demos in DEMO_COUNTS:
+                pattern = (f"mt50/{setting}/seed*" if demos == FROM_MT50
+                           else f"demos/{setting},num-demos={demos}/seed*")
+                runs = [run for run in finished_runs(root, pattern, task) if run.seed in DEMO_SEEDS]
+                cells[task, demos] = sorted(runs, key=lambda run: run.seed)
+    except ValueError as error:  # a run that disagrees with itself, named with the block that reads it
+        raise ValueError(f"{name}: {error}") from None
+    return cells
+
+
+def success_at(run: Run, step: int) -> float | None:
+    """The success of the run's first evaluation at `step` or later (BC's at 0); None: it ended before."""
+    return next((success for at, success, _ in run.evals if at >= step), None)
+
+
+def whole(runs: list[Run]) -> bool:
+    """A cell with all its seeds: the medians are taken over these alone."""
+    return [run.seed for run in runs] == DEMO_SEEDS
+
+
+def median_at(runs: list[Run], step: int) -> float | None:
+    """The median over a whole cell's seeds at `step`; None if a seed is missing or a run ended before."""
+    found = [success_at(run, step) for run in runs]
+    return statistics.median(found) if whole(runs) and None not in found else None
+
+
+def seeds_across(runs: list[Run], cell: Callable[[Run], str]) -> str:
+    """'a / b / c' in seed order; '-' where no run has a value."""
+    cells = [cell(run) for run in runs]
+    return "-" if all(found == "-" for found in cells) else " / ".join(cells)
+
+
+def or_dash(value: float | None) -> str:
+    return "-" if value is None else rate(value)
+
+
+def demos_label(demos: int) -> str:
+    return f"{demos} (500k runs)" if demos == FROM_MT50 else str(demos)
+
+
+def demos_table(cells: dict[tuple[str, int], list[Run]]) -> list[str]:
+    """One row per task and number of demos, each cell its seeds' values in seed order (a / b / c): BC, the
+    first evaluation at 500k or after (a 500k run's final), the final of a 1M run, the held-out placements'
+    (at the run's end) and the first evaluation at BAR or more. A cell not run yet: '-'."""
+    lines = head(["task", "demos", "seeds", "BC (step 0)", "500k", "1M", "held-out placements (final)",
+                  f"first eval >= {BAR}"], text_columns=8)
+    for task, demos in cells:
+        runs = cells[task, demos]
+        lines.append(row([task, demos_label(demos), ", ".join(str(run.seed) for run in runs) or "-",
+                          seeds_across(runs, lambda run: rate(run.successes[0])),
+                          seeds_across(runs, lambda run: or_dash(success_at(run, AT_500K))),
+                          seeds_across(runs, lambda run: or_dash(success_at(run, AT_1M))),
+                          seeds_across(runs, lambda run: or_dash(run.summary.get("heldout_success"))),
+                          seeds_across(runs, lambda run: steps(run.first_at_bar))]))
+    return lines
+
+
+def demos_digest(cells: dict[tuple[str, int], list[Run]]) -> list[str]:
+    """How many runs are in; per number of demos, over the tasks with all three seeds, on how many the
+    median over seeds is BAR or more at 1M and at 500k, naming the tasks below with their medians."""
+    tasks_ = list(dict.fromkeys(task for task, _ in cells))
+    planned = len(tasks_) * len(DEMO_SEEDS)  # runs of one number of demos
+    made = sum(len(runs) for (_, demos), runs in cells.items() if demos != FROM_MT50)
+    sentences = [f"{made} of the {planned * (len(DEMO_COUNTS) - 1)} runs of "
+                 f"{', '.join(map(str, DEMO_COUNTS[:-2]))} and {DEMO_COUNTS[-2]} demos are committed."]
+    for demos in DEMO_COUNTS:
+        found = sum(len(cells[task, demos]) for task in tasks_)
+        done = [task for task in tasks_ if whole(cells[task, demos])]
+        what = (f"{demos} demo{'s' * (demos > 1)} ({found} of {planned} runs"
+                + (", the 50-task runs: 500k steps" if demos == FROM_MT50 else "") + ")")
+        clauses = []
+        for at, step in (("1M", AT_1M), ("500k", AT_500K)):
+            medians = {task: median for task in done
+                       if (median := median_at(cells[task, demos], step)) is not None}
+            low = [f"{task}: {rate(median)}" for task, median in medians.items() if median < BAR]
+            if medians:
+                clauses.append(f"at {at} on {count(len(medians) - len(low), len(medians))}"
+                               + (f" ({'; '.join(low)})" if low else ""))
+        sentences.append(f"{what}: no task has all three seeds yet." if not done else
+                         f"{what}: over the {len(done)} task{'s' * (len(done) > 1)} with all three seeds, "
+                         f"the median over seeds is {BAR} or more {' and '.join(clauses)}.")
+    return [" ".join(sentences)]
+
+
+def demos_fewest(cells: dict[tuple[str, int], list[Run]]) -> list[str]:
+    """Per task, the fewest demos whose median over seeds 1-3 is BAR or more, at 500k (every column has it)
+    and at 1M (the 1M runs alone), among the numbers with all three seeds in; and the numbers still short."""
+    lines = head(["task", f"fewest demos with a median of {BAR} or more at 500k", "at 1M",
+                  "demos without all of seeds 1-3 yet"], text_columns=4)
+    for task in dict.fromkeys(task for task, _ in cells):
+        fewest = []
+        for step in (AT_500K, AT_1M):
+            medians = {demos: median for demos in DEMO_COUNTS
+                       if (median := median_at(cells[task, demos], step)) is not None}
+            reached = [demos for demos, median in medians.items() if median >= BAR]
+            fewest.append(str(reached[0]) if reached else
+                          f"not reached ({', '.join(map(str, medians))})" if medians else "-")
+        short = [str(demos) for demos in DEMO_COUNTS if not whole(cells[task, demos])]
+        lines.append(row([task, *fewest, ", ".join(short) or "-"]))
+    return lines
+
+
+DEMO_LAYOUTS = {"table": demos_table, "digest": demos_digest, "fewest": demos_fewest}
+
+
+@dataclass
+class Demos(Table):
+    """A block of docs/demos.md in a DEMO_LAYOUTS layout. Its runs are demo_runs' (`groups` is unused, []):
+    every cell of the grid, whether or not a run has finished in it."""
+    def text(self, root: Path, page: Path) -> str:
+        return "\n".join(DEMO_LAYOUTS[self.layout](demo_runs(root, self.name))) + "\n"
+
+
+@dataclass
+class DemosFigure(Figure):
+    """One panel per MT10 task: success against the number of demos (as categories), each seed's BC, its
+    success at 500k and at 1M side by side, and the median over seeds 1-3 as a line where all three are in.
+    A run that ends before 1M (the 10-demo column) has a filled diamond at 500k, its final. Its runs are
+    demo_runs' (`groups` is unused, [])."""
+    def text(self, root: Path, page: Path) -> str:
+        demo_runs(root, self.name)  # read, and each run checked against itself, as a table's are
+        link = Path(os.path.relpath(self.path(root), page.parent)).as_posix()
+        return f"![{self.title}]({link})\n"
+
+    def draw(self, root: Path) -> Path:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        cells = demo_runs(root, self.name)
+        tasks_ = list(dict.fromkeys(task for task, _ in cells))
+        series = [  # (step, where beside the column, the seeds' marker, the median's colour and line)
+            (0, -0.25, {"marker": "s", "ms": 4.5, "mfc": "none", "mec": "0.35"}, ("0.35", ":")),
+            (AT_500K, 0.0, {"marker": "o", "ms": 4, "mfc": "none", "mec": "C1"}, ("C1", "--")),
+            (AT_1M, 0.25, {"marker": "o", "ms": 4, "color": "C0"}, ("C0", "-"))]
+        ended = {"marker": "D", "ms": 4, "color": "C1"}  # at 500k, the final of a run that ends there
+        with plt.style.context("default"):  # the same picture whatever a matplotlibrc says
+            columns = 5
+            figure, axes = plt.subplots(-(-len(tasks_) // columns), columns, figsize=(10, 5.6), sharex=True,
+                                        sharey=True, squeeze=False, layout="constrained")
+            for axis, task in zip(axes.flat, tasks_):
+                for step, beside, marker, (color, line) in series:
+                    medians = []
+                    for x, demos in enumerate(DEMO_COUNTS):
+                        for run in cells[task, demos]:  # seeds side by side, each in its own place
+                            if (value := success_at(run, step)) is not None:
+                                final = step == AT_500K and success_at(run, AT_1M) is None
+                                axis.plot(x + beside + 0.06 * (run.seed - 2), value, ls="none",
+                                          **(ended if final else marker))
+                        median = median_at(cells[task, demos], step)
+                        medians.append((x + beside, math.nan if median is None else median))  # nan: a gap
+                    # a tick at each median, a line between neighbours (none across a cell not all in)
+                    axis.plot(*zip(*medians), color=color, ls=line, lw=1.1, marker="_", ms=9, mew=1.4)
+                axis.axhline(BAR, color="0.6", ls=":", lw=0.8)
+                axis.set_title(task.removesuffix("-v3"), fontsize=8)
+                axis.tick_params(labelsize=7)
+            for axis in axes.flat[len(tasks_):]:
+                axis.set_visible(False)
+            axes[0, 0].set(ylim=(-0.05, 1.08), yticks=[0, 0.5, 1], xlim=(-0.5, len(DEMO_COUNTS) - 0.5),
+                           xticks=range(len(DEMO_COUNTS)))
+            axes[0, 0].set_xticklabels([f"{demos}\n(500k)" if demos == FROM_MT50 else str(demos)
+                                        for demos in DEMO_COUNTS])
+            handles = [axis.plot([], [], ls="none", **marker)[0] for _, _, marker, _ in series] + [
+                axis.plot([], [], ls="none", **ended)[0]] + [
+                axis.plot([], [], color=color, ls=line, lw=1.1)[0] for _, _, _, (color, line) in series]
+            figure.legend(handles, ["BC (step 0), each seed", "500k, each seed (a 1M run)",
+                                    "1M, each seed (final)", "500k, each seed (final: a 500k run)",
+                                    "median over seeds 1-3: BC", "at 500k", "at 1M"],
+                          loc="outside lower center", ncols=4, fontsize=7, frameon=False)
+            for axis in axes[-1]:  # not figure.supxlabel: the legend below would cover it
+                axis.set_xlabel("demonstrations", fontsize=7)
+            figure.supylabel("eval success", fontsize=8)
+            figure.suptitle(f"{self.title}\neval success: 50 episodes with the mean action, one per "
+                            "placement; a median where all three seeds are in", fontsize=9)
+            figure.savefig(self.path(root), dpi=100, metadata={"Software": None})  # no version: same bytes
+            plt.close(figure)
+        return self.path(root)
 
 
 # ==== Pages ==================================================================
@@ -567,6 +1055,7 @@ def generate(root: Path, write: bool) -> list[str]:
         except ValueError as error:
             problems.append(str(error))
             continue
+        first = len(problems)
         for name, start, end in reversed(found):  # from the end, so that earlier line indices hold
             used.add(name)
             try:
@@ -584,6 +1073,7 @@ def generate(root: Path, write: bool) -> list[str]:
                                 "(python benchmarks/make_docs.py writes it):"
                                 + "".join(f"\n    {line}" for line in list(diff)[2:8]))
             lines[start + 1:end] = [made]
+        problems[first:] = reversed(problems[first:])  # told in the page's order
         if write and "".join(lines) != text:
             page.write_text("".join(lines))
             print(f"wrote {where}")
@@ -627,6 +1117,15 @@ SOCCER = [group("the defaults", "mt50/env-name=soccer-v3/seed2")] + [
 MT50_RESUMED = {"coffee-button-v3 seed 1": "resumed at 201k",  # stopped with a session; minutes: the rest
                 "push-wall-v3 seed 2": "resumed at 53k"}
 DEFAULTS = "the defaults (10 demos, β = 0.01, γ = 0.995)"
+REINFORCE = cartpole("REINFORCE", "reinforce/default", range(1, 6))
+VPG = cartpole("VPG", "vpg/default", range(1, 6))
+VPG_ONE_STEP = cartpole("VPG with --value-steps 0", "vpg_value_steps0/default", range(1, 6))
+PPO_SEEDS = cartpole("PPO", "ppo_seeds/default", range(1, 11))
+PPO_MORE_SEEDS = cartpole("PPO", "ppo_seeds_11-20/default", range(11, 21))
+CLIP = [cartpole("clip_coef 0.15, the default", "ppo_clip/clip-coef=0.15", range(1, 6)),
+        cartpole("clip_coef 1e6, never clips", "ppo_clip/clip-coef=1000000", range(1, 6))]
+TARGET_KL = [cartpole("no KL stop, the default", "ppo_kl/target-kl=None", range(1, 6)),
+             cartpole("target_kl 0.01", "ppo_kl/target-kl=0.01", range(1, 6))]
 
 GENERATED: list[Table | Figure] = [
     Table("hammer10_seeds", [sweep("hammer10")], layout="seeds", notes=RESUMED),
@@ -658,6 +1157,29 @@ GENERATED: list[Table | Figure] = [
     Figure("basketball_gamma", BASKETBALL, columns=3,
            title="basketball-v3, seeds 1-3: γ = 0.99 against 0.995 (the default) at 500k steps; "
                  "the defaults at 1M"),
+    CartPole("cartpole_headline", [REINFORCE, VPG, cartpole("PPO", "vs_sb3/ours", range(1, 6)),
+                                   cartpole("SB3-zoo's tuned PPO", "vs_sb3/sb3", range(1, 6)),
+                                   cartpole("CleanRL's ppo.py", "vs_cleanrl/cleanrl", range(1, 6))],
+             layout="headline"),
+    CartPole("reinforce", [REINFORCE], layout="cartpole"),
+    CartPole("vpg", [VPG], layout="cartpole"),
+    CartPole("vpg_value_steps0", [VPG_ONE_STEP], layout="cartpole_digest"),
+    CartPole("vpg_baseline", [REINFORCE, VPG, VPG_ONE_STEP], layout="cartpole_versus"),
+    CartPole("vs_sb3", [cartpole("ours", "vs_sb3/ours", range(1, 6)),
+                        cartpole("SB3-zoo", "vs_sb3/sb3", range(1, 6))], layout="peers"),
+    CartPole("vs_cleanrl", [cartpole("ours", "vs_cleanrl/ours", range(1, 6)),
+                            cartpole("CleanRL", "vs_cleanrl/cleanrl", range(1, 6))], layout="peers"),
+    CartPole("ppo_seeds", [PPO_SEEDS], layout="cartpole"),
+    CartPole("ppo_seeds_aggregate", [PPO_SEEDS], layout="cartpole_aggregate"),
+    CartPole("ppo_seeds_11-20", [PPO_MORE_SEEDS], layout="cartpole"),
+    CartPole("ppo_seeds_1-20", [pooled("PPO", PPO_SEEDS, PPO_MORE_SEEDS)], layout="cartpole_digest"),
+    CartPole("ppo_clip", CLIP, layout="cartpole_settings"),
+    CartPole("ppo_kl", TARGET_KL, layout="cartpole_settings"),
+    DemosFigure("demos_success", [], title="MT10, seeds 1-3, the defaults but --num-demos: BC, 500k and 1M "
+                                           "steps; 10 demos: the 50-task runs, which end at 500k"),
+    Demos("demos_digest", [], layout="digest"),
+    Demos("demos_fewest", [], layout="fewest"),
+    Demos("demos", [], layout="table"),
 ]
 
 

@@ -1,7 +1,10 @@
 """The yardstick: Stable-Baselines3 PPO with rl-baselines3-zoo's tuned CartPole-v1 settings,
-measured the way ppo_cartpole.py measures itself. Prints one Markdown row per seed.
+measured the way ppo_cartpole.py measures itself. Prints one Markdown row per seed, and with --out
+writes each seed's summary.json as ours does, with the same keys where they mean the same
+(DIR/seed<N>/summary.json: what benchmarks/make_docs.py reads).
 
     python benchmarks/sb3_cartpole.py --seeds 1 2 3 4 5
+    python benchmarks/sb3_cartpole.py --seeds 1 --out benchmarks/results/vs_sb3/sb3
 
 It needs SB3, which the project does not depend on: run it from its own virtual environment
 (docs/cartpole.md, section "SB3-zoo"). Run on a quiet machine: the seconds are wall-clock.
@@ -12,7 +15,10 @@ training to the end of the update that follows that rollout, as ours do (ours lo
 """
 
 import argparse
+import json
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -71,14 +77,16 @@ def run(seed: int, total_steps: int) -> dict:
     model.learn(total_timesteps=total_steps, callback=meter)
     wall_seconds = time.perf_counter() - started
     solved_at = [i for i, (steps, _) in enumerate(meter.means) if steps == meter.steps_to_solve]
-    return {
+    return {  # ppo_cartpole.py's keys where they mean the same; wall_seconds: training alone
+        "script": "sb3_cartpole",
         "seed": seed,
-        "final": meter.means[-1][1] if meter.means else float("nan"),
-        "lowest_after_solved": min(mean for _, mean in meter.means[solved_at[0]:]) if solved_at else None,
+        "total_steps": model.num_timesteps,
+        "wall_seconds": wall_seconds,
+        "steps_per_second": model.num_timesteps / wall_seconds,
+        "final_return": meter.means[-1][1] if meter.means else float("nan"),
         "steps_to_solve": meter.steps_to_solve,
         "seconds_to_solve": meter.seconds_to_solve,
-        "steps_per_second": model.num_timesteps / wall_seconds,
-        "wall_seconds": wall_seconds,
+        "lowest_after_solve": min(mean for _, mean in meter.means[solved_at[0]:]) if solved_at else None,
     }
 
 
@@ -89,7 +97,12 @@ def main() -> None:
                         help="the zoo's n_timesteps; the schedules decay to 0 over it")
     parser.add_argument("--torch-threads", type=int, default=1,
                         help="1 as ours (fastest for networks this small); 0 keeps torch's default")
+    parser.add_argument("--out", type=Path, help="write DIR/seed<N>/summary.json for each seed")
     options = parser.parse_args()
+    done = [options.out / f"seed{seed}" for seed in options.seeds
+            if options.out and (options.out / f"seed{seed}" / "summary.json").exists()]
+    if done:  # as ours refuses a --run-dir that holds a run: a run's numbers are never overwritten
+        sys.exit(f"error: {', '.join(map(str, done))}: already a run's summary.json; choose another --out")
     if options.torch_threads > 0:
         torch.set_num_threads(options.torch_threads)
 
@@ -101,9 +114,12 @@ def main() -> None:
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for seed in options.seeds:
         row = run(seed, options.total_steps)
-        print(f"| {seed} | {row['final']:.1f} | {fmt(row['lowest_after_solved'], '.1f')} "
+        print(f"| {seed} | {row['final_return']:.1f} | {fmt(row['lowest_after_solve'], '.1f')} "
               f"| {fmt(row['steps_to_solve'], ',')} | {fmt(row['seconds_to_solve'], '.1f')} "
               f"| {row['steps_per_second']:,.0f} | {row['wall_seconds']:.1f} |", flush=True)
+        if options.out:
+            (options.out / f"seed{seed}").mkdir(parents=True, exist_ok=True)
+            (options.out / f"seed{seed}" / "summary.json").write_text(json.dumps(row, indent=2))
 
 
 if __name__ == "__main__":
